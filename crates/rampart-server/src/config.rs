@@ -1,0 +1,688 @@
+//! Settings from `RAMPART_*` variables (and `.env`), validated once at startup.
+//!
+//! Every invalid value is a [`ConfigError`] naming the variable; nothing falls
+//! back to a default silently. An empty value counts as unset, except for the
+//! list variables (`RAMPART_CORS_ORIGINS`, `RAMPART_ALLOWED_HOSTS`,
+//! `RAMPART_TRUSTED_PROXIES`) where empty means an empty list.
+//! Error messages echo the offending value only for settings that cannot hold
+//! a secret.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::Duration,
+};
+
+use base64::Engine as _;
+use http::HeaderValue;
+use ipnet::IpNet;
+use rampart::hosts::AllowedHosts;
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable holds an invalid value.
+    #[error("{variable}: {reason}")]
+    Invalid {
+        /// The variable's name.
+        variable: &'static str,
+        /// What is wrong, without the value when it may be secret.
+        reason: String,
+    },
+    /// The secrets provider could not be read.
+    #[error("secrets provider {provider}: {reason}")]
+    Secrets {
+        /// The provider's name.
+        provider: String,
+        /// What failed (never a value).
+        reason: String,
+    },
+    /// A file the configuration needs could not be read or written.
+    #[error("{what} ({path}): {source}")]
+    Io {
+        /// What the file is for.
+        what: &'static str,
+        /// Where it is.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+fn invalid(variable: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        variable,
+        reason: reason.into(),
+    }
+}
+
+/// Where variables come from: the process environment over `.env`.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    vars: HashMap<String, String>,
+}
+
+impl Source {
+    /// The process environment, on top of `./.env` when it exists.
+    pub fn from_process() -> Result<Self, ConfigError> {
+        let mut vars = HashMap::new();
+        match dotenvy::from_path_iter(".env") {
+            Ok(iter) => {
+                for item in iter {
+                    let (k, v) = item.map_err(|e| invalid("(.env)", format!("cannot parse .env: {e}")))?;
+                    vars.insert(k, v);
+                }
+            }
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(invalid("(.env)", format!("cannot read .env: {e}"))),
+        }
+        vars.extend(std::env::vars().filter(|(k, _)| k.starts_with("RAMPART_")));
+        Ok(Self { vars })
+    }
+
+    /// A source from explicit pairs (tests, embedding).
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self {
+            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        }
+    }
+
+    /// Sets one variable.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.vars.insert(name.to_owned(), value.into());
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str).filter(|v| !v.trim().is_empty())
+    }
+
+    fn get_list(&self, name: &str) -> Option<Vec<String>> {
+        self.vars.get(name).map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+    }
+}
+
+/// Development or production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// Local work: generated keys, warnings instead of refusals.
+    Development,
+    /// Refuses to start while any production check fails.
+    Production,
+}
+
+/// Where secrets come from (SPEC §8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretsProvider {
+    /// `RAMPART_SECRET_KEY`, `RAMPART_DATA_KEYS`, `RAMPART_DATABASE_URL`.
+    Env,
+    /// Files `secret_key`, `data_keys`, `database_url` in a directory.
+    File(PathBuf),
+}
+
+impl fmt::Display for SecretsProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Env => f.write_str("env"),
+            Self::File(dir) => write!(f, "file:{}", dir.display()),
+        }
+    }
+}
+
+/// Versioned 32-byte keys for PHI field encryption; the highest version
+/// encrypts.
+pub struct DataKeys {
+    keys: BTreeMap<u32, SecretBox<[u8; 32]>>,
+}
+
+impl fmt::Debug for DataKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataKeys")
+            .field("versions", &self.keys.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DataKeys {
+    /// Parses `v1:<base64 32 bytes>,v2:…`. Errors never include key material.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut keys = BTreeMap::new();
+        for (i, item) in text.split(',').map(str::trim).filter(|s| !s.is_empty()).enumerate() {
+            let n = i + 1;
+            let (version, key) = item
+                .split_once(':')
+                .ok_or_else(|| format!("entry {n} is not of the form v<N>:<base64 key>"))?;
+            let version: u32 = version
+                .strip_prefix('v')
+                .and_then(|v| v.parse().ok())
+                .filter(|v| *v > 0)
+                .ok_or_else(|| format!("entry {n} has an invalid version (expected v1, v2, …)"))?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(key.trim())
+                .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(key.trim()))
+                .map_err(|_| format!("key v{version} is not valid base64"))?;
+            let key: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| format!("key v{version} does not decode to exactly 32 bytes"))?;
+            if keys.insert(version, SecretBox::new(Box::new(key))).is_some() {
+                return Err(format!("version v{version} appears twice"));
+            }
+        }
+        if keys.is_empty() {
+            return Err("no keys given".to_owned());
+        }
+        Ok(Self { keys })
+    }
+
+    /// The version that encrypts new values.
+    pub fn current_version(&self) -> u32 {
+        self.keys.keys().next_back().copied().unwrap_or(0)
+    }
+
+    /// Every configured version, oldest first.
+    pub fn versions(&self) -> impl Iterator<Item = u32> + '_ {
+        self.keys.keys().copied()
+    }
+
+    /// The key of `version`.
+    pub fn key(&self, version: u32) -> Option<&[u8; 32]> {
+        self.keys.get(&version).map(|k| k.expose_secret())
+    }
+}
+
+/// The secret values of SPEC §8, as one provider gave them.
+#[derive(Debug, Default)]
+pub struct Secrets {
+    /// JWT signing key (raw UTF-8 bytes are the HMAC key).
+    pub secret_key: Option<SecretString>,
+    /// PHI data keys.
+    pub data_keys: Option<DataKeys>,
+    /// Database URL, when the provider supplies it.
+    pub database_url: Option<SecretString>,
+}
+
+/// Every setting of SPEC §1, validated.
+#[derive(Debug)]
+pub struct Settings {
+    /// `RAMPART_ENV`.
+    pub env: Environment,
+    /// `RAMPART_BIND`.
+    pub bind: SocketAddr,
+    /// `RAMPART_ADMIN_BIND`.
+    pub admin_bind: SocketAddr,
+    /// `RAMPART_DATA_DIR`.
+    pub data_dir: PathBuf,
+    /// `RAMPART_DATABASE_URL` (may carry a password).
+    pub database_url: SecretString,
+    /// `RAMPART_REDIS_URL` (may carry a password).
+    pub redis_url: Option<SecretString>,
+    /// The provider the secrets came from.
+    pub secrets_provider: SecretsProvider,
+    /// Secret values.
+    pub secrets: Secrets,
+    /// Whether the secret key was generated for development.
+    pub secret_key_generated: bool,
+    /// `RAMPART_SECRETS_REFRESH_SECS`.
+    pub secrets_refresh: Duration,
+    /// `RAMPART_DEBUG`.
+    pub debug: bool,
+    /// `RAMPART_CORS_ORIGINS`, exact origins (`*` is kept so checks can flag it).
+    pub cors_origins: Vec<String>,
+    /// `RAMPART_ALLOWED_HOSTS`.
+    pub allowed_hosts: AllowedHosts,
+    /// `RAMPART_TRUSTED_PROXIES`.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `RAMPART_ACCESS_TOKEN_TTL_SECS`.
+    pub access_token_ttl: Duration,
+    /// `RAMPART_REFRESH_TOKEN_TTL_SECS`.
+    pub refresh_token_ttl: Duration,
+    /// `RAMPART_MAX_BODY_BYTES`.
+    pub max_body_bytes: usize,
+    /// `RAMPART_MAX_UPLOAD_BYTES`.
+    pub max_upload_bytes: u64,
+    /// `RAMPART_RATE_LIMIT_PER_MIN`.
+    pub rate_limit_per_min: u32,
+    /// `RAMPART_SEARCH_LIMIT_PER_MIN`.
+    pub search_limit_per_min: u32,
+    /// `RAMPART_ALERT_WEBHOOK`.
+    pub alert_webhook: Option<http::Uri>,
+    /// `RAMPART_AUDIT_RETENTION_DAYS`.
+    pub audit_retention_days: u32,
+    /// `RAMPART_DIAGNOSTICS_ALLOW_PRIVATE`.
+    pub diagnostics_allow_private: bool,
+    /// `RAMPART_RATE_LIMIT_FAIL_OPEN`.
+    pub rate_limit_fail_open: bool,
+    /// `RAMPART_LOGIN_LOCKOUT_THRESHOLD`.
+    pub lockout_threshold: u32,
+    /// `RAMPART_LOGIN_LOCKOUT_BASE_SECS`.
+    pub lockout_base: Duration,
+    /// `RAMPART_REQUEST_TIMEOUT_SECS`.
+    pub request_timeout: Duration,
+    /// `RAMPART_UPLOAD_QUOTA_BYTES`.
+    pub upload_quota_bytes: u64,
+    /// `RAMPART_AUDIT_CHECKPOINT_DIR`.
+    pub audit_checkpoint_dir: PathBuf,
+}
+
+fn parse_num<T>(src: &Source, name: &'static str, default: T, min: T, max: T) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + fmt::Display + Copy,
+{
+    let Some(raw) = src.get(name) else {
+        return Ok(default);
+    };
+    let value: T = raw
+        .trim()
+        .parse()
+        .map_err(|_| invalid(name, format!("{raw:?} is not a whole number")))?;
+    if value < min || value > max {
+        return Err(invalid(name, format!("{value} is outside {min}..={max}")));
+    }
+    Ok(value)
+}
+
+fn parse_bool(src: &Source, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    let Some(raw) = src.get(name) else {
+        return Ok(default);
+    };
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(invalid(name, format!("{raw:?} is not a boolean (true or false)"))),
+    }
+}
+
+fn parse_addr(src: &Source, name: &'static str, default: &str) -> Result<SocketAddr, ConfigError> {
+    let raw = src.get(name).unwrap_or(default).trim();
+    raw.parse()
+        .map_err(|_| invalid(name, format!("{raw:?} is not a socket address (expected IP:PORT, e.g. 127.0.0.1:8080)")))
+}
+
+fn parse_origin(origin: &str) -> Result<String, String> {
+    if origin == "*" {
+        return Ok(origin.to_owned());
+    }
+    let uri: http::Uri = origin.parse().map_err(|_| format!("{origin:?} is not an origin"))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let path_ok = uri.path_and_query().is_none_or(|p| p.as_str() == "/" || p.as_str().is_empty());
+    if !scheme_ok || uri.authority().is_none() || !path_ok || origin.ends_with('/') {
+        return Err(format!(
+            "{origin:?} is not an exact origin (scheme://host[:port], no path or trailing slash)"
+        ));
+    }
+    HeaderValue::from_str(origin).map_err(|_| format!("{origin:?} is not a valid header value"))?;
+    Ok(origin.to_owned())
+}
+
+fn parse_proxy(entry: &str) -> Result<IpNet, String> {
+    entry
+        .parse::<IpNet>()
+        .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{entry:?} is not an IP address or CIDR block"))
+}
+
+fn secs(src: &Source, name: &'static str, default: u64, min: u64, max: u64) -> Result<Duration, ConfigError> {
+    parse_num(src, name, default, min, max).map(Duration::from_secs)
+}
+
+impl Settings {
+    /// Reads and validates every setting and the provider's secrets.
+    pub fn from_source(src: &Source) -> Result<Self, ConfigError> {
+        let env = match src.get("RAMPART_ENV").map(str::trim) {
+            None | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(other) => {
+                return Err(invalid(
+                    "RAMPART_ENV",
+                    format!("{other:?} is neither \"development\" nor \"production\""),
+                ));
+            }
+        };
+        let data_dir = PathBuf::from(src.get("RAMPART_DATA_DIR").unwrap_or("./data"));
+        let secrets_provider = match src.get("RAMPART_SECRETS_PROVIDER").map(str::trim) {
+            None | Some("env") => SecretsProvider::Env,
+            Some(p) if p.starts_with("file:") && p.len() > 5 => SecretsProvider::File(PathBuf::from(&p[5..])),
+            Some(p @ ("vault" | "aws")) => {
+                return Err(invalid(
+                    "RAMPART_SECRETS_PROVIDER",
+                    format!("the {p} provider is not available in this build yet; use env or file:DIR"),
+                ));
+            }
+            Some(other) => {
+                return Err(invalid(
+                    "RAMPART_SECRETS_PROVIDER",
+                    format!("{other:?} is not one of env, file:DIR, vault, aws"),
+                ));
+            }
+        };
+        let secrets = read_secrets(src, &secrets_provider)?;
+        let database_url = match (&secrets.database_url, src.get("RAMPART_DATABASE_URL")) {
+            (Some(url), _) => url.clone(),
+            (None, Some(url)) => SecretString::from(url.trim().to_owned()),
+            (None, None) => SecretString::from(format!("sqlite://{}/rampart.db", data_dir.display())),
+        };
+        let scheme_ok = ["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|p| database_url.expose_secret().starts_with(p));
+        if !scheme_ok {
+            return Err(invalid(
+                "RAMPART_DATABASE_URL",
+                "must start with sqlite: or postgres:// (value not shown: it may hold a password)",
+            ));
+        }
+        let redis_url = match src.get("RAMPART_REDIS_URL") {
+            Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => {
+                Some(SecretString::from(u.trim().to_owned()))
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "RAMPART_REDIS_URL",
+                    "must start with redis:// or rediss:// (value not shown: it may hold a password)",
+                ));
+            }
+            None => None,
+        };
+        let cors_origins = src
+            .get_list("RAMPART_CORS_ORIGINS")
+            .unwrap_or_default()
+            .iter()
+            .map(|o| parse_origin(o))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid("RAMPART_CORS_ORIGINS", e))?;
+        let hosts = src
+            .get_list("RAMPART_ALLOWED_HOSTS")
+            .unwrap_or_else(|| vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()]);
+        let allowed_hosts = AllowedHosts::new(&hosts).map_err(|e| invalid("RAMPART_ALLOWED_HOSTS", e.to_string()))?;
+        let trusted_proxies = src
+            .get_list("RAMPART_TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .iter()
+            .map(|p| parse_proxy(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid("RAMPART_TRUSTED_PROXIES", e))?;
+        let alert_webhook = match src.get("RAMPART_ALERT_WEBHOOK") {
+            None => None,
+            Some(raw) => {
+                let uri: http::Uri = raw
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("RAMPART_ALERT_WEBHOOK", "is not a URL"))?;
+                if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+                    return Err(invalid("RAMPART_ALERT_WEBHOOK", "must be an absolute http(s) URL"));
+                }
+                Some(uri)
+            }
+        };
+        let audit_checkpoint_dir = src
+            .get("RAMPART_AUDIT_CHECKPOINT_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("audit-checkpoints"));
+        const GIB: u64 = 1 << 30;
+        Ok(Self {
+            env,
+            bind: parse_addr(src, "RAMPART_BIND", "127.0.0.1:8080")?,
+            admin_bind: parse_addr(src, "RAMPART_ADMIN_BIND", "127.0.0.1:9090")?,
+            database_url,
+            redis_url,
+            secrets_provider,
+            secrets,
+            secret_key_generated: false,
+            secrets_refresh: secs(src, "RAMPART_SECRETS_REFRESH_SECS", 300, 1, 86_400)?,
+            debug: parse_bool(src, "RAMPART_DEBUG", false)?,
+            cors_origins,
+            allowed_hosts,
+            trusted_proxies,
+            access_token_ttl: secs(src, "RAMPART_ACCESS_TOKEN_TTL_SECS", 900, 1, 86_400)?,
+            refresh_token_ttl: secs(src, "RAMPART_REFRESH_TOKEN_TTL_SECS", 604_800, 1, 31_536_000)?,
+            max_body_bytes: parse_num(src, "RAMPART_MAX_BODY_BYTES", 65_536, 1, 64 << 20)?,
+            max_upload_bytes: parse_num(src, "RAMPART_MAX_UPLOAD_BYTES", 10_485_760, 1, 4 * GIB)?,
+            rate_limit_per_min: parse_num(src, "RAMPART_RATE_LIMIT_PER_MIN", 100, 1, 1_000_000)?,
+            search_limit_per_min: parse_num(src, "RAMPART_SEARCH_LIMIT_PER_MIN", 10, 1, 1_000_000)?,
+            alert_webhook,
+            audit_retention_days: parse_num(src, "RAMPART_AUDIT_RETENTION_DAYS", 2555, 1, 36_500)?,
+            diagnostics_allow_private: parse_bool(src, "RAMPART_DIAGNOSTICS_ALLOW_PRIVATE", false)?,
+            rate_limit_fail_open: parse_bool(src, "RAMPART_RATE_LIMIT_FAIL_OPEN", false)?,
+            lockout_threshold: parse_num(src, "RAMPART_LOGIN_LOCKOUT_THRESHOLD", 5, 1, 1000)?,
+            lockout_base: secs(src, "RAMPART_LOGIN_LOCKOUT_BASE_SECS", 60, 1, 86_400)?,
+            request_timeout: secs(src, "RAMPART_REQUEST_TIMEOUT_SECS", 30, 1, 3600)?,
+            upload_quota_bytes: parse_num(src, "RAMPART_UPLOAD_QUOTA_BYTES", 104_857_600, 1, 1024 * GIB)?,
+            audit_checkpoint_dir,
+            data_dir,
+        })
+    }
+
+    /// The directory uploaded files are stored in.
+    pub fn upload_dir(&self) -> PathBuf {
+        self.data_dir.join("uploads")
+    }
+
+    /// In development, fills missing keys from `data/secret.key` and
+    /// `data/data.key`, generating them (mode 0600) on first start. Returns
+    /// one warning per generated or loaded key. Production never generates.
+    pub fn ensure_development_keys(&mut self) -> Result<Vec<String>, ConfigError> {
+        let mut warnings = Vec::new();
+        if self.env != Environment::Development {
+            return Ok(warnings);
+        }
+        if self.secrets.secret_key.is_none() {
+            let path = self.data_dir.join("secret.key");
+            let (text, created) = load_or_create(&path, || {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes())
+            })?;
+            self.secrets.secret_key = Some(SecretString::from(text));
+            self.secret_key_generated = true;
+            warnings.push(format!(
+                "no secret key configured: {} the development key in {} (never use it in production)",
+                if created { "generated" } else { "using" },
+                path.display()
+            ));
+        }
+        if self.secrets.data_keys.is_none() {
+            let path = self.data_dir.join("data.key");
+            let (text, created) = load_or_create(&path, || {
+                format!("v1:{}", base64::engine::general_purpose::STANDARD.encode(random_bytes()))
+            })?;
+            let keys = DataKeys::parse(&text).map_err(|reason| ConfigError::Invalid {
+                variable: "RAMPART_DATA_KEYS",
+                reason: format!("{}: {reason}", path.display()),
+            })?;
+            self.secrets.data_keys = Some(keys);
+            warnings.push(format!(
+                "no data key configured: {} the development key in {}",
+                if created { "generated" } else { "using" },
+                path.display()
+            ));
+        }
+        Ok(warnings)
+    }
+}
+
+fn random_bytes() -> [u8; 32] {
+    use rand::RngCore as _;
+    let mut buf = [0u8; 32];
+    rand::rng().fill_bytes(&mut buf);
+    buf
+}
+
+fn load_or_create(path: &Path, make: impl FnOnce() -> String) -> Result<(String, bool), ConfigError> {
+    let io = |source| ConfigError::Io {
+        what: "development key file",
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => return Ok((text.trim().to_owned(), false)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    if let Some(dir) = path.parent() {
+        crate::store::create_private_dir(dir).map_err(io)?;
+    }
+    let text = make();
+    write_private(path, &text).map_err(io)?;
+    Ok((text, true))
+}
+
+/// Writes a new file readable only by its owner.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+fn read_secrets(src: &Source, provider: &SecretsProvider) -> Result<Secrets, ConfigError> {
+    let (secret_key, data_keys, database_url) = match provider {
+        SecretsProvider::Env => (
+            src.get("RAMPART_SECRET_KEY").map(str::to_owned),
+            src.get("RAMPART_DATA_KEYS").map(str::to_owned),
+            None,
+        ),
+        SecretsProvider::File(dir) => {
+            if !dir.is_dir() {
+                return Err(ConfigError::Secrets {
+                    provider: provider.to_string(),
+                    reason: "the directory does not exist".to_owned(),
+                });
+            }
+            let read = |name: &str| -> Result<Option<String>, ConfigError> {
+                match std::fs::read_to_string(dir.join(name)) {
+                    Ok(text) => Ok(Some(text.trim().to_owned()).filter(|t| !t.is_empty())),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(ConfigError::Secrets {
+                        provider: provider.to_string(),
+                        reason: format!("cannot read {name}: {}", e.kind()),
+                    }),
+                }
+            };
+            (read("secret_key")?, read("data_keys")?, read("database_url")?)
+        }
+    };
+    let data_keys = data_keys
+        .map(|text| DataKeys::parse(&text).map_err(|reason| invalid("RAMPART_DATA_KEYS", reason)))
+        .transpose()?;
+    Ok(Secrets {
+        secret_key: secret_key.map(SecretString::from),
+        data_keys,
+        database_url: database_url.map(SecretString::from),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_source(&Source::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.env, Environment::Development);
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.admin_bind.to_string(), "127.0.0.1:9090");
+        assert_eq!(s.max_body_bytes, 65_536);
+        assert_eq!(s.database_url.expose_secret(), "sqlite://./data/rampart.db");
+        assert!(s.allowed_hosts.allows("localhost:8080"));
+        assert_eq!(s.audit_checkpoint_dir, PathBuf::from("./data/audit-checkpoints"));
+    }
+
+    #[test]
+    fn invalid_values_name_their_variable() {
+        let cases = [
+            ("RAMPART_ENV", "staging"),
+            ("RAMPART_BIND", "nonsense"),
+            ("RAMPART_ADMIN_BIND", "localhost"),
+            ("RAMPART_DEBUG", "maybe"),
+            ("RAMPART_MAX_BODY_BYTES", "-1"),
+            ("RAMPART_RATE_LIMIT_PER_MIN", "0"),
+            ("RAMPART_REQUEST_TIMEOUT_SECS", "abc"),
+            ("RAMPART_CORS_ORIGINS", "https://ok.example,https://bad.example/path"),
+            ("RAMPART_ALLOWED_HOSTS", "bad host"),
+            ("RAMPART_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("RAMPART_DATA_KEYS", "v1:notbase64!"),
+            ("RAMPART_DATA_KEYS", "v1:AAAA"),
+            ("RAMPART_DATABASE_URL", "mysql://u:hunter2@db/x"),
+            ("RAMPART_REDIS_URL", "http://u:hunter2@cache"),
+            ("RAMPART_ALERT_WEBHOOK", "ftp://example.com/x"),
+            ("RAMPART_SECRETS_PROVIDER", "carrier-pigeon"),
+        ];
+        for (name, value) in cases {
+            let err = settings(&[(name, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(name), "{name}={value} gave {err}");
+            assert!(!err.contains("hunter2"), "{name} leaked a password: {err}");
+        }
+    }
+
+    #[test]
+    fn data_keys_parse_and_pick_the_highest_version() {
+        let k1 = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);
+        let k2 = base64::engine::general_purpose::STANDARD.encode([2u8; 32]);
+        let keys = DataKeys::parse(&format!("v2:{k2}, v1:{k1}")).unwrap();
+        assert_eq!(keys.current_version(), 2);
+        assert_eq!(keys.key(1), Some(&[1u8; 32]));
+        assert!(!format!("{keys:?}").contains(&k1));
+        assert!(DataKeys::parse(&format!("v1:{k1},v1:{k2}")).is_err());
+    }
+
+    #[test]
+    fn file_provider_reads_trimmed_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret_key"), "  from-a-file-0123456789abcdefghijklmnop\n").unwrap();
+        let provider = format!("file:{}", dir.path().display());
+        let s = settings(&[("RAMPART_SECRETS_PROVIDER", &provider)]).unwrap();
+        assert_eq!(
+            s.secrets.secret_key.as_ref().map(|k| k.expose_secret().to_owned()).as_deref(),
+            Some("from-a-file-0123456789abcdefghijklmnop")
+        );
+        let missing = settings(&[("RAMPART_SECRETS_PROVIDER", "file:/nonexistent/rampart")]).unwrap_err();
+        assert!(missing.to_string().contains("file:/nonexistent/rampart"));
+    }
+
+    #[test]
+    fn development_keys_are_generated_once_with_private_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_str().unwrap();
+        let mut first = settings(&[("RAMPART_DATA_DIR", data_dir)]).unwrap();
+        let warnings = first.ensure_development_keys().unwrap();
+        assert_eq!(warnings.len(), 2);
+        let key_path = dir.path().join("secret.key");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&key_path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let mut second = settings(&[("RAMPART_DATA_DIR", data_dir)]).unwrap();
+        second.ensure_development_keys().unwrap();
+        assert_eq!(
+            first.secrets.secret_key.unwrap().expose_secret(),
+            second.secrets.secret_key.unwrap().expose_secret()
+        );
+        let mut prod = settings(&[("RAMPART_DATA_DIR", data_dir), ("RAMPART_ENV", "production")]).unwrap();
+        assert!(prod.ensure_development_keys().unwrap().is_empty());
+        assert!(prod.secrets.secret_key.is_none());
+    }
+}

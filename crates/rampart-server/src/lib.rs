@@ -1,0 +1,15 @@
+//! Rampart's reference API: the domain, storage, routes and CLI, composed
+//! from the `rampart` security layer.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod checks;
+pub mod config;
+pub mod metrics;
+pub mod observe;
+pub mod openapi;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,13 @@
+//! HTTP handlers, one file per resource.
+
+pub mod docs;
+pub mod health;
+
+use axum::response::IntoResponse;
+use http::StatusCode;
+use rampart::problem::Problem;
+
+/// The answer for paths no route matches.
+pub async fn not_found() -> impl IntoResponse {
+    Problem::new(StatusCode::NOT_FOUND)
+}

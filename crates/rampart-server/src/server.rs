@@ -1,0 +1,127 @@
+//! Starting and stopping the two listeners.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::Router;
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+
+use crate::{
+    app,
+    config::Settings,
+    metrics::Metrics,
+    state::AppState,
+    store::{Database, StoreError},
+};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A listener could not be bound.
+    #[error("{variable}: cannot listen on {addr}: {source}")]
+    Bind {
+        /// The setting that names the address.
+        variable: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The metrics registry could not be built.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// A started server.
+#[derive(Debug)]
+pub struct Running {
+    /// The API listener's address.
+    pub api_addr: SocketAddr,
+    /// The admin listener's address.
+    pub admin_addr: SocketAddr,
+    /// The shared state (tests reach the database through it).
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, closes the database.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "listener failed"),
+                Err(e) => tracing::error!(error = %e, "listener task failed"),
+            }
+        }
+        self.state.db.close().await;
+    }
+}
+
+/// Opens the database, migrates it, binds both listeners and serves.
+/// `extra` routes are merged into the API behind the same stack.
+pub async fn start(settings: Settings, extra: Option<Router<AppState>>) -> Result<Running, StartError> {
+    let db = Database::connect(&settings).await?;
+    db.migrate().await?;
+    let api = TcpListener::bind(settings.bind)
+        .await
+        .map_err(|source| StartError::Bind {
+            variable: "RAMPART_BIND",
+            addr: settings.bind,
+            source,
+        })?;
+    let admin = TcpListener::bind(settings.admin_bind)
+        .await
+        .map_err(|source| StartError::Bind {
+            variable: "RAMPART_ADMIN_BIND",
+            addr: settings.admin_bind,
+            source,
+        })?;
+    let local = |l: &TcpListener, variable, addr| {
+        l.local_addr().map_err(|source| StartError::Bind { variable, addr, source })
+    };
+    let api_addr = local(&api, "RAMPART_BIND", settings.bind)?;
+    let admin_addr = local(&admin, "RAMPART_ADMIN_BIND", settings.admin_bind)?;
+
+    let state = AppState {
+        settings: Arc::new(settings),
+        db,
+        metrics: Metrics::new()?,
+    };
+    let mut routes = app::api_routes(&state.settings);
+    if let Some(extra) = extra {
+        routes = routes.merge(extra);
+    }
+    let api_app = app::with_stack(routes, state.clone());
+    let admin_app = app::admin_router(state.clone());
+
+    let (shutdown, signal) = watch::channel(false);
+    let serve = |listener: TcpListener, router: Router, mut signal: watch::Receiver<bool>| {
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = signal.wait_for(|stop| *stop).await;
+            })
+            .await
+        })
+    };
+    let tasks = vec![
+        serve(api, api_app, signal.clone()),
+        serve(admin, admin_app, signal),
+    ];
+    tracing::info!(api = %api_addr, admin = %admin_addr, "listening");
+    Ok(Running {
+        api_addr,
+        admin_addr,
+        state,
+        shutdown,
+        tasks,
+    })
+}

@@ -1,0 +1,44 @@
+//! # rampart
+//!
+//! Security building blocks for [axum] services: the pieces a security review
+//! asks for, each usable on its own.
+//!
+//! | module | what it gives you |
+//! | --- | --- |
+//! | [`problem`] | the RFC 9457 [`Problem`](problem::Problem) body and the [`ProblemLayer`](problem::ProblemLayer) that makes every error response one |
+//! | [`request_id`] | a validated `X-Request-Id` on every request and response |
+//! | [`headers`] | one layer that writes the whole security-header set |
+//! | [`hosts`] | a `Host` allow-list |
+//! | [`version`] | active, deprecated and removed API prefixes (RFC 9745, RFC 8594) |
+//! | [`input`] | strict JSON, query and path extractors whose rejections are problems |
+//! | [`checks`] | typed production-configuration findings, like Django's `check --deploy` |
+//!
+//! The library never reads environment variables or files and knows nothing
+//! about users, orders or SQL: the application passes configuration in and
+//! implements the hooks.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use rampart::{headers::SecurityHeadersLayer, problem::ProblemLayer, request_id::RequestIdLayer};
+//! use tower::ServiceBuilder;
+//!
+//! let app: Router = Router::new()
+//!     .route("/", get(|| async { "hello" }))
+//!     .layer(
+//!         ServiceBuilder::new()
+//!             .layer(RequestIdLayer::new())
+//!             .layer(ProblemLayer::new())
+//!             .layer(SecurityHeadersLayer::api()),
+//!     );
+//! # let _ = app;
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod checks;
+pub mod headers;
+pub mod hosts;
+pub mod input;
+pub mod problem;
+pub mod request_id;
+pub mod version;
