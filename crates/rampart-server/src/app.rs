@@ -35,7 +35,11 @@ const V1_SUNSET_UNIX: u64 = 1_782_777_600;
 /// The API's version policy: `/api/v1` removed, `/api/v2` active.
 pub fn version_policy() -> VersionPolicy {
     VersionPolicy::new()
-        .removed("/api/v1/", "/api/v2/", UNIX_EPOCH + Duration::from_secs(V1_SUNSET_UNIX))
+        .removed(
+            "/api/v1/",
+            "/api/v2/",
+            UNIX_EPOCH + Duration::from_secs(V1_SUNSET_UNIX),
+        )
         .active("/api/v2/")
 }
 
@@ -124,7 +128,13 @@ fn cors(settings: &Settings) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(origin)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

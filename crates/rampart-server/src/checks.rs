@@ -16,7 +16,9 @@ pub const DOCUMENTED_EXAMPLE_SECRETS: &[&str] = &[
 ];
 
 /// Directory names that web servers conventionally serve as static files.
-const SERVED_DIR_NAMES: &[&str] = &["public", "static", "www", "htdocs", "html", "wwwroot", "webroot"];
+const SERVED_DIR_NAMES: &[&str] = &[
+    "public", "static", "www", "htdocs", "html", "wwwroot", "webroot",
+];
 
 /// Runs every production check against `settings`.
 pub fn production(settings: &Settings) -> Report {
@@ -41,7 +43,9 @@ pub fn production(settings: &Settings) -> Report {
             "configure a secret key through the secrets provider",
         )),
         (Some(key), false) => {
-            if let Some(weakness) = secret_weakness(key.expose_secret().as_bytes(), DOCUMENTED_EXAMPLE_SECRETS) {
+            if let Some(weakness) =
+                secret_weakness(key.expose_secret().as_bytes(), DOCUMENTED_EXAMPLE_SECRETS)
+            {
                 let id = match weakness {
                     Weakness::TooShort => "secret_key.too_short",
                     Weakness::LowVariety => "secret_key.low_variety",
@@ -90,14 +94,19 @@ pub fn production(settings: &Settings) -> Report {
             "set RAMPART_DATA_KEYS=v1:<base64 of 32 random bytes>",
         ));
     }
-    if settings.database_url.expose_secret().starts_with("sqlite:") && settings.redis_url.is_some() {
+    if settings.database_url.expose_secret().starts_with("sqlite:") && settings.redis_url.is_some()
+    {
         report.push(Finding::warning(
             "deploy.sqlite_with_redis",
             "SQLite (one instance) is combined with Redis (several instances)",
             "use PostgreSQL for several instances, or drop RAMPART_REDIS_URL for one",
         ));
     }
-    if settings.trusted_proxies.iter().any(|net| net.prefix_len() == 0) {
+    if settings
+        .trusted_proxies
+        .iter()
+        .any(|net| net.prefix_len() == 0)
+    {
         report.push(Finding::error(
             "proxies.trust_all",
             "RAMPART_TRUSTED_PROXIES trusts every address: any client can forge X-Forwarded-For",
@@ -143,25 +152,82 @@ mod tests {
 
     #[test]
     fn a_sound_production_configuration_passes() {
-        let r = report(&[("RAMPART_SECRET_KEY", GOOD_KEY), ("RAMPART_DATA_KEYS", GOOD_DATA)]);
+        let r = report(&[
+            ("RAMPART_SECRET_KEY", GOOD_KEY),
+            ("RAMPART_DATA_KEYS", GOOD_DATA),
+        ]);
         assert!(r.is_empty(), "{r}");
     }
 
     #[test]
     fn each_rule_has_its_finding() {
-        let base = [("RAMPART_SECRET_KEY", GOOD_KEY), ("RAMPART_DATA_KEYS", GOOD_DATA)];
-        let cases: &[(&str, &[(&str, &str)], &str, bool)] = &[
-            ("short key", &[("RAMPART_SECRET_KEY", "short")], "secret_key.too_short", true),
-            ("known key", &[("RAMPART_SECRET_KEY", "Super-Secret-Key-123")], "secret_key.known_value", true),
-            ("doc key", &[("RAMPART_SECRET_KEY", DOCUMENTED_EXAMPLE_SECRETS[0])], "secret_key.known_value", true),
-            ("repetitive key", &[("RAMPART_SECRET_KEY", &"ab".repeat(20))], "secret_key.low_variety", true),
+        let base = [
+            ("RAMPART_SECRET_KEY", GOOD_KEY),
+            ("RAMPART_DATA_KEYS", GOOD_DATA),
+        ];
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, bool);
+        let cases: &[Case] = &[
+            (
+                "short key",
+                &[("RAMPART_SECRET_KEY", "short")],
+                "secret_key.too_short",
+                true,
+            ),
+            (
+                "known key",
+                &[("RAMPART_SECRET_KEY", "Super-Secret-Key-123")],
+                "secret_key.known_value",
+                true,
+            ),
+            (
+                "doc key",
+                &[("RAMPART_SECRET_KEY", DOCUMENTED_EXAMPLE_SECRETS[0])],
+                "secret_key.known_value",
+                true,
+            ),
+            (
+                "repetitive key",
+                &[("RAMPART_SECRET_KEY", &"ab".repeat(20))],
+                "secret_key.low_variety",
+                true,
+            ),
             ("debug", &[("RAMPART_DEBUG", "true")], "debug.enabled", true),
-            ("cors *", &[("RAMPART_CORS_ORIGINS", "*")], "cors.wildcard", true),
-            ("hosts *", &[("RAMPART_ALLOWED_HOSTS", "*")], "hosts.wildcard", true),
-            ("hosts empty", &[("RAMPART_ALLOWED_HOSTS", "")], "hosts.empty", true),
-            ("proxies all", &[("RAMPART_TRUSTED_PROXIES", "10.0.0.1,0.0.0.0/0")], "proxies.trust_all", true),
-            ("sqlite+redis", &[("RAMPART_REDIS_URL", "redis://127.0.0.1")], "deploy.sqlite_with_redis", false),
-            ("served uploads", &[("RAMPART_DATA_DIR", "/var/www/html/data")], "uploads.served_path", true),
+            (
+                "cors *",
+                &[("RAMPART_CORS_ORIGINS", "*")],
+                "cors.wildcard",
+                true,
+            ),
+            (
+                "hosts *",
+                &[("RAMPART_ALLOWED_HOSTS", "*")],
+                "hosts.wildcard",
+                true,
+            ),
+            (
+                "hosts empty",
+                &[("RAMPART_ALLOWED_HOSTS", "")],
+                "hosts.empty",
+                true,
+            ),
+            (
+                "proxies all",
+                &[("RAMPART_TRUSTED_PROXIES", "10.0.0.1,0.0.0.0/0")],
+                "proxies.trust_all",
+                true,
+            ),
+            (
+                "sqlite+redis",
+                &[("RAMPART_REDIS_URL", "redis://127.0.0.1")],
+                "deploy.sqlite_with_redis",
+                false,
+            ),
+            (
+                "served uploads",
+                &[("RAMPART_DATA_DIR", "/var/www/html/data")],
+                "uploads.served_path",
+                true,
+            ),
         ];
         for (name, pairs, id, fails) in cases {
             let mut all = base.to_vec();
@@ -175,7 +241,10 @@ mod tests {
     #[test]
     fn missing_secrets_fail_and_are_never_printed() {
         let r = report(&[]);
-        assert!(r.contains("secret_key.missing") && r.contains("data_keys.missing"), "{r}");
+        assert!(
+            r.contains("secret_key.missing") && r.contains("data_keys.missing"),
+            "{r}"
+        );
         let r = report(&[("RAMPART_SECRET_KEY", "hunter2-short")]);
         assert!(!r.to_string().contains("hunter2"), "{r}");
     }

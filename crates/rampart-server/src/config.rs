@@ -73,7 +73,8 @@ impl Source {
         match dotenvy::from_path_iter(".env") {
             Ok(iter) => {
                 for item in iter {
-                    let (k, v) = item.map_err(|e| invalid("(.env)", format!("cannot parse .env: {e}")))?;
+                    let (k, v) =
+                        item.map_err(|e| invalid("(.env)", format!("cannot parse .env: {e}")))?;
                     vars.insert(k, v);
                 }
             }
@@ -92,7 +93,10 @@ impl Source {
         V: Into<String>,
     {
         Self {
-            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
@@ -102,7 +106,10 @@ impl Source {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(String::as_str).filter(|v| !v.trim().is_empty())
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
     }
 
     fn get_list(&self, name: &str) -> Option<Vec<String>> {
@@ -161,7 +168,12 @@ impl DataKeys {
     /// Parses `v1:<base64 32 bytes>,v2:…`. Errors never include key material.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut keys = BTreeMap::new();
-        for (i, item) in text.split(',').map(str::trim).filter(|s| !s.is_empty()).enumerate() {
+        for (i, item) in text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .enumerate()
+        {
             let n = i + 1;
             let (version, key) = item
                 .split_once(':')
@@ -178,7 +190,10 @@ impl DataKeys {
             let key: [u8; 32] = bytes
                 .try_into()
                 .map_err(|_| format!("key v{version} does not decode to exactly 32 bytes"))?;
-            if keys.insert(version, SecretBox::new(Box::new(key))).is_some() {
+            if keys
+                .insert(version, SecretBox::new(Box::new(key)))
+                .is_some()
+            {
                 return Err(format!("version v{version} appears twice"));
             }
         }
@@ -278,7 +293,13 @@ pub struct Settings {
     pub audit_checkpoint_dir: PathBuf,
 }
 
-fn parse_num<T>(src: &Source, name: &'static str, default: T, min: T, max: T) -> Result<T, ConfigError>
+fn parse_num<T>(
+    src: &Source,
+    name: &'static str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError>
 where
     T: FromStr + PartialOrd + fmt::Display + Copy,
 {
@@ -302,23 +323,34 @@ fn parse_bool(src: &Source, name: &'static str, default: bool) -> Result<bool, C
     match raw.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(invalid(name, format!("{raw:?} is not a boolean (true or false)"))),
+        _ => Err(invalid(
+            name,
+            format!("{raw:?} is not a boolean (true or false)"),
+        )),
     }
 }
 
 fn parse_addr(src: &Source, name: &'static str, default: &str) -> Result<SocketAddr, ConfigError> {
     let raw = src.get(name).unwrap_or(default).trim();
-    raw.parse()
-        .map_err(|_| invalid(name, format!("{raw:?} is not a socket address (expected IP:PORT, e.g. 127.0.0.1:8080)")))
+    raw.parse().map_err(|_| {
+        invalid(
+            name,
+            format!("{raw:?} is not a socket address (expected IP:PORT, e.g. 127.0.0.1:8080)"),
+        )
+    })
 }
 
 fn parse_origin(origin: &str) -> Result<String, String> {
     if origin == "*" {
         return Ok(origin.to_owned());
     }
-    let uri: http::Uri = origin.parse().map_err(|_| format!("{origin:?} is not an origin"))?;
+    let uri: http::Uri = origin
+        .parse()
+        .map_err(|_| format!("{origin:?} is not an origin"))?;
     let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
-    let path_ok = uri.path_and_query().is_none_or(|p| p.as_str() == "/" || p.as_str().is_empty());
+    let path_ok = uri
+        .path_and_query()
+        .is_none_or(|p| p.as_str() == "/" || p.as_str().is_empty());
     if !scheme_ok || uri.authority().is_none() || !path_ok || origin.ends_with('/') {
         return Err(format!(
             "{origin:?} is not an exact origin (scheme://host[:port], no path or trailing slash)"
@@ -335,7 +367,13 @@ fn parse_proxy(entry: &str) -> Result<IpNet, String> {
         .map_err(|_| format!("{entry:?} is not an IP address or CIDR block"))
 }
 
-fn secs(src: &Source, name: &'static str, default: u64, min: u64, max: u64) -> Result<Duration, ConfigError> {
+fn secs(
+    src: &Source,
+    name: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<Duration, ConfigError> {
     parse_num(src, name, default, min, max).map(Duration::from_secs)
 }
 
@@ -355,11 +393,15 @@ impl Settings {
         let data_dir = PathBuf::from(src.get("RAMPART_DATA_DIR").unwrap_or("./data"));
         let secrets_provider = match src.get("RAMPART_SECRETS_PROVIDER").map(str::trim) {
             None | Some("env") => SecretsProvider::Env,
-            Some(p) if p.starts_with("file:") && p.len() > 5 => SecretsProvider::File(PathBuf::from(&p[5..])),
+            Some(p) if p.starts_with("file:") && p.len() > 5 => {
+                SecretsProvider::File(PathBuf::from(&p[5..]))
+            }
             Some(p @ ("vault" | "aws")) => {
                 return Err(invalid(
                     "RAMPART_SECRETS_PROVIDER",
-                    format!("the {p} provider is not available in this build yet; use env or file:DIR"),
+                    format!(
+                        "the {p} provider is not available in this build yet; use env or file:DIR"
+                    ),
                 ));
             }
             Some(other) => {
@@ -373,7 +415,9 @@ impl Settings {
         let database_url = match (&secrets.database_url, src.get("RAMPART_DATABASE_URL")) {
             (Some(url), _) => url.clone(),
             (None, Some(url)) => SecretString::from(url.trim().to_owned()),
-            (None, None) => SecretString::from(format!("sqlite://{}/rampart.db", data_dir.display())),
+            (None, None) => {
+                SecretString::from(format!("sqlite://{}/rampart.db", data_dir.display()))
+            }
         };
         let scheme_ok = ["sqlite:", "postgres://", "postgresql://"]
             .iter()
@@ -406,7 +450,8 @@ impl Settings {
         let hosts = src
             .get_list("RAMPART_ALLOWED_HOSTS")
             .unwrap_or_else(|| vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()]);
-        let allowed_hosts = AllowedHosts::new(&hosts).map_err(|e| invalid("RAMPART_ALLOWED_HOSTS", e.to_string()))?;
+        let allowed_hosts = AllowedHosts::new(&hosts)
+            .map_err(|e| invalid("RAMPART_ALLOWED_HOSTS", e.to_string()))?;
         let trusted_proxies = src
             .get_list("RAMPART_TRUSTED_PROXIES")
             .unwrap_or_default()
@@ -422,7 +467,10 @@ impl Settings {
                     .parse()
                     .map_err(|_| invalid("RAMPART_ALERT_WEBHOOK", "is not a URL"))?;
                 if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-                    return Err(invalid("RAMPART_ALERT_WEBHOOK", "must be an absolute http(s) URL"));
+                    return Err(invalid(
+                        "RAMPART_ALERT_WEBHOOK",
+                        "must be an absolute http(s) URL",
+                    ));
                 }
                 Some(uri)
             }
@@ -447,7 +495,13 @@ impl Settings {
             allowed_hosts,
             trusted_proxies,
             access_token_ttl: secs(src, "RAMPART_ACCESS_TOKEN_TTL_SECS", 900, 1, 86_400)?,
-            refresh_token_ttl: secs(src, "RAMPART_REFRESH_TOKEN_TTL_SECS", 604_800, 1, 31_536_000)?,
+            refresh_token_ttl: secs(
+                src,
+                "RAMPART_REFRESH_TOKEN_TTL_SECS",
+                604_800,
+                1,
+                31_536_000,
+            )?,
             max_body_bytes: parse_num(src, "RAMPART_MAX_BODY_BYTES", 65_536, 1, 64 << 20)?,
             max_upload_bytes: parse_num(src, "RAMPART_MAX_UPLOAD_BYTES", 10_485_760, 1, 4 * GIB)?,
             rate_limit_per_min: parse_num(src, "RAMPART_RATE_LIMIT_PER_MIN", 100, 1, 1_000_000)?,
@@ -459,7 +513,13 @@ impl Settings {
             lockout_threshold: parse_num(src, "RAMPART_LOGIN_LOCKOUT_THRESHOLD", 5, 1, 1000)?,
             lockout_base: secs(src, "RAMPART_LOGIN_LOCKOUT_BASE_SECS", 60, 1, 86_400)?,
             request_timeout: secs(src, "RAMPART_REQUEST_TIMEOUT_SECS", 30, 1, 3600)?,
-            upload_quota_bytes: parse_num(src, "RAMPART_UPLOAD_QUOTA_BYTES", 104_857_600, 1, 1024 * GIB)?,
+            upload_quota_bytes: parse_num(
+                src,
+                "RAMPART_UPLOAD_QUOTA_BYTES",
+                104_857_600,
+                1,
+                1024 * GIB,
+            )?,
             audit_checkpoint_dir,
             data_dir,
         })
@@ -494,7 +554,10 @@ impl Settings {
         if self.secrets.data_keys.is_none() {
             let path = self.data_dir.join("data.key");
             let (text, created) = load_or_create(&path, || {
-                format!("v1:{}", base64::engine::general_purpose::STANDARD.encode(random_bytes()))
+                format!(
+                    "v1:{}",
+                    base64::engine::general_purpose::STANDARD.encode(random_bytes())
+                )
             })?;
             let keys = DataKeys::parse(&text).map_err(|reason| ConfigError::Invalid {
                 variable: "RAMPART_DATA_KEYS",
@@ -518,7 +581,10 @@ fn random_bytes() -> [u8; 32] {
     buf
 }
 
-fn load_or_create(path: &Path, make: impl FnOnce() -> String) -> Result<(String, bool), ConfigError> {
+fn load_or_create(
+    path: &Path,
+    make: impl FnOnce() -> String,
+) -> Result<(String, bool), ConfigError> {
     let io = |source| ConfigError::Io {
         what: "development key file",
         path: path.display().to_string(),
@@ -576,7 +642,11 @@ fn read_secrets(src: &Source, provider: &SecretsProvider) -> Result<Secrets, Con
                     }),
                 }
             };
-            (read("secret_key")?, read("data_keys")?, read("database_url")?)
+            (
+                read("secret_key")?,
+                read("data_keys")?,
+                read("database_url")?,
+            )
         }
     };
     let data_keys = data_keys
@@ -606,7 +676,10 @@ mod tests {
         assert_eq!(s.max_body_bytes, 65_536);
         assert_eq!(s.database_url.expose_secret(), "sqlite://./data/rampart.db");
         assert!(s.allowed_hosts.allows("localhost:8080"));
-        assert_eq!(s.audit_checkpoint_dir, PathBuf::from("./data/audit-checkpoints"));
+        assert_eq!(
+            s.audit_checkpoint_dir,
+            PathBuf::from("./data/audit-checkpoints")
+        );
     }
 
     #[test]
@@ -619,7 +692,10 @@ mod tests {
             ("RAMPART_MAX_BODY_BYTES", "-1"),
             ("RAMPART_RATE_LIMIT_PER_MIN", "0"),
             ("RAMPART_REQUEST_TIMEOUT_SECS", "abc"),
-            ("RAMPART_CORS_ORIGINS", "https://ok.example,https://bad.example/path"),
+            (
+                "RAMPART_CORS_ORIGINS",
+                "https://ok.example,https://bad.example/path",
+            ),
             ("RAMPART_ALLOWED_HOSTS", "bad host"),
             ("RAMPART_TRUSTED_PROXIES", "10.0.0.0/33"),
             ("RAMPART_DATA_KEYS", "v1:notbase64!"),
@@ -650,14 +726,23 @@ mod tests {
     #[test]
     fn file_provider_reads_trimmed_files() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("secret_key"), "  from-a-file-0123456789abcdefghijklmnop\n").unwrap();
+        std::fs::write(
+            dir.path().join("secret_key"),
+            "  from-a-file-0123456789abcdefghijklmnop\n",
+        )
+        .unwrap();
         let provider = format!("file:{}", dir.path().display());
         let s = settings(&[("RAMPART_SECRETS_PROVIDER", &provider)]).unwrap();
         assert_eq!(
-            s.secrets.secret_key.as_ref().map(|k| k.expose_secret().to_owned()).as_deref(),
+            s.secrets
+                .secret_key
+                .as_ref()
+                .map(|k| k.expose_secret().to_owned())
+                .as_deref(),
             Some("from-a-file-0123456789abcdefghijklmnop")
         );
-        let missing = settings(&[("RAMPART_SECRETS_PROVIDER", "file:/nonexistent/rampart")]).unwrap_err();
+        let missing =
+            settings(&[("RAMPART_SECRETS_PROVIDER", "file:/nonexistent/rampart")]).unwrap_err();
         assert!(missing.to_string().contains("file:/nonexistent/rampart"));
     }
 
@@ -681,7 +766,11 @@ mod tests {
             first.secrets.secret_key.unwrap().expose_secret(),
             second.secrets.secret_key.unwrap().expose_secret()
         );
-        let mut prod = settings(&[("RAMPART_DATA_DIR", data_dir), ("RAMPART_ENV", "production")]).unwrap();
+        let mut prod = settings(&[
+            ("RAMPART_DATA_DIR", data_dir),
+            ("RAMPART_ENV", "production"),
+        ])
+        .unwrap();
         assert!(prod.ensure_development_keys().unwrap().is_empty());
         assert!(prod.secrets.secret_key.is_none());
     }

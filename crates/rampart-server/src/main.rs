@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 use rampart_server::{
     checks,
     config::{ConfigError, Environment, Settings, Source},
-    openapi, server, store::Database, telemetry,
+    openapi, server,
+    store::Database,
+    telemetry,
 };
 
 /// A hardened HTTP API. Configuration comes from RAMPART_* environment
@@ -43,7 +45,10 @@ fn main() -> ExitCode {
 }
 
 fn run_async(fut: impl Future<Output = ExitCode>) -> ExitCode {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt.block_on(fut),
         Err(e) => fail(format!("cannot start the async runtime: {e}")),
     }
@@ -115,7 +120,12 @@ async fn serve() -> ExitCode {
     let report = checks::production(&settings);
     if settings.env == Environment::Production && report.has_failures() {
         for finding in report.findings() {
-            tracing::error!(id = finding.id, advice = finding.advice, "{}", finding.message);
+            tracing::error!(
+                id = finding.id,
+                advice = finding.advice,
+                "{}",
+                finding.message
+            );
         }
         return fail(format!(
             "refusing to start in production with failing checks:\n{report}"
@@ -135,13 +145,14 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

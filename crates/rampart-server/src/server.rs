@@ -64,7 +64,10 @@ impl Running {
 
 /// Opens the database, migrates it, binds both listeners and serves.
 /// `extra` routes are merged into the API behind the same stack.
-pub async fn start(settings: Settings, extra: Option<Router<AppState>>) -> Result<Running, StartError> {
+pub async fn start(
+    settings: Settings,
+    extra: Option<Router<AppState>>,
+) -> Result<Running, StartError> {
     let db = Database::connect(&settings).await?;
     db.migrate().await?;
     let api = TcpListener::bind(settings.bind)
@@ -82,7 +85,11 @@ pub async fn start(settings: Settings, extra: Option<Router<AppState>>) -> Resul
             source,
         })?;
     let local = |l: &TcpListener, variable, addr| {
-        l.local_addr().map_err(|source| StartError::Bind { variable, addr, source })
+        l.local_addr().map_err(|source| StartError::Bind {
+            variable,
+            addr,
+            source,
+        })
     };
     let api_addr = local(&api, "RAMPART_BIND", settings.bind)?;
     let admin_addr = local(&admin, "RAMPART_ADMIN_BIND", settings.admin_bind)?;

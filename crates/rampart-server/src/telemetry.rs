@@ -16,7 +16,9 @@ pub fn init() {
         .with_writer(std::io::stderr)
         .try_init();
     std::panic::set_hook(Box::new(|info| {
-        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()));
         let message = info
             .payload()
             .downcast_ref::<&str>()

@@ -68,7 +68,11 @@ impl fmt::Display for Finding {
             Severity::Error => "ERROR",
             Severity::Warning => "WARNING",
         };
-        write!(f, "{level} {}: {} (hint: {})", self.id, self.message, self.advice)
+        write!(
+            f,
+            "{level} {}: {} (hint: {})",
+            self.id, self.message, self.advice
+        )
     }
 }
 
@@ -86,8 +90,14 @@ impl Report {
 
     /// Every finding, errors first, in the order found.
     pub fn findings(&self) -> impl Iterator<Item = &Finding> {
-        let errors = self.findings.iter().filter(|f| f.severity == Severity::Error);
-        let warnings = self.findings.iter().filter(|f| f.severity == Severity::Warning);
+        let errors = self
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error);
+        let warnings = self
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning);
         errors.chain(warnings)
     }
 
@@ -112,7 +122,11 @@ impl fmt::Display for Report {
         for finding in self.findings() {
             writeln!(f, "{finding}")?;
         }
-        let errors = self.findings.iter().filter(|f| f.severity == Severity::Error).count();
+        let errors = self
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count();
         let warnings = self.findings.len() - errors;
         write!(f, "{errors} error(s), {warnings} warning(s)")
     }
@@ -143,7 +157,8 @@ impl fmt::Display for Weakness {
 pub const MIN_SECRET_BYTES: usize = 32;
 
 /// Defaults that appear in tutorials and sample configs, matched case-insensitively.
-pub const COMMON_WEAK_SECRETS: &[&str] = &["secret", "changeme", "password", "super-secret-key-123"];
+pub const COMMON_WEAK_SECRETS: &[&str] =
+    &["secret", "changeme", "password", "super-secret-key-123"];
 
 /// Checks a secret against the shared rules: a known value (from
 /// [`COMMON_WEAK_SECRETS`] or `extra_known`, any case), shorter than
@@ -175,10 +190,18 @@ mod tests {
     fn secrets_are_judged_by_the_shared_rules() {
         let cases: [(&str, &[u8], Option<Weakness>); 6] = [
             ("known, any case", b"ChangeMe", Some(Weakness::KnownValue)),
-            ("extra known", b"example-value-from-the-readme-0123456789", Some(Weakness::KnownValue)),
+            (
+                "extra known",
+                b"example-value-from-the-readme-0123456789",
+                Some(Weakness::KnownValue),
+            ),
             ("short", b"short", Some(Weakness::TooShort)),
             ("repetitive", &[b'a'; 64], Some(Weakness::LowVariety)),
-            ("seven distinct", b"abcdefgabcdefgabcdefgabcdefgabcdefg", Some(Weakness::LowVariety)),
+            (
+                "seven distinct",
+                b"abcdefgabcdefgabcdefgabcdefgabcdefg",
+                Some(Weakness::LowVariety),
+            ),
             ("good", b"q8Jr2m1XzP0vW7sLk3NfYb6TgHc9Ue4A", None),
         ];
         for (name, secret, expected) in cases {

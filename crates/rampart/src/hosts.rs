@@ -92,7 +92,9 @@ impl AllowedHosts {
                     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']' | b':')
                 });
             if !valid {
-                return Err(err("only letters, digits, '.', '-' and bracketed IPv6 are allowed"));
+                return Err(err(
+                    "only letters, digits, '.', '-' and bracketed IPv6 are allowed",
+                ));
             }
             parsed.push(if suffix {
                 Pattern::Suffix(name)

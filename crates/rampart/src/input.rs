@@ -97,8 +97,10 @@ impl StrictJsonRejection {
 impl From<StrictJsonRejection> for Problem {
     fn from(r: StrictJsonRejection) -> Self {
         match r {
-            StrictJsonRejection::UnsupportedMediaType => Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-                .with_detail("Send the body as application/json."),
+            StrictJsonRejection::UnsupportedMediaType => {
+                Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+                    .with_detail("Send the body as application/json.")
+            }
             StrictJsonRejection::TooLarge => Problem::new(StatusCode::PAYLOAD_TOO_LARGE),
             StrictJsonRejection::Unreadable => Problem::new(StatusCode::BAD_REQUEST)
                 .with_detail("The request body could not be read."),
@@ -123,7 +125,10 @@ impl IntoResponse for StrictJsonRejection {
 
 /// True for `application/json` and `application/*+json`, any parameters.
 pub fn is_json_content_type(headers: &http::HeaderMap) -> bool {
-    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     let essence = value.split(';').next().unwrap_or_default().trim();
@@ -193,7 +198,11 @@ fn field_error(path: &str, message: &str) -> FieldError {
         FieldError::new(join(quoted), "is required")
     } else if message.starts_with("unknown field") {
         // serde_path_to_error already points at the unknown key.
-        let field = if base.ends_with(quoted) { base.to_owned() } else { join(quoted) };
+        let field = if base.ends_with(quoted) {
+            base.to_owned()
+        } else {
+            join(quoted)
+        };
         FieldError::new(field, "is not an accepted field")
     } else if message.starts_with("duplicate field") {
         FieldError::new(join(quoted), "appears more than once")
@@ -261,15 +270,17 @@ where
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
-            let path = e.path().to_string();
-            let message = e.into_inner().to_string();
-            let mut error = field_error(&path, &message);
-            if error.field.is_empty() {
-                error.field = "query".to_owned();
-            }
-            Problem::validation(vec![error]).with_detail("The query parameters are invalid.")
-        })
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let message = e.into_inner().to_string();
+                let mut error = field_error(&path, &message);
+                if error.field.is_empty() {
+                    error.field = "query".to_owned();
+                }
+                Problem::validation(vec![error]).with_detail("The query parameters are invalid.")
+            })
     }
 }
 
@@ -333,11 +344,36 @@ mod tests {
     fn data_errors_name_the_field_without_rust_types() {
         let cases = [
             ("missing", r#"{"name":"a"}"#, "quantity", "is required"),
-            ("unknown", r#"{"name":"a","quantity":1,"is_admin":true}"#, "is_admin", "is not an accepted field"),
-            ("wrong type", r#"{"name":"a","quantity":"x"}"#, "quantity", "must be an integer"),
-            ("negative", r#"{"name":"a","quantity":-1}"#, "quantity", "has an invalid value"),
-            ("nested", r#"{"name":"a","quantity":1,"address":{"city":5}}"#, "address.city", "must be a string"),
-            ("validation", r#"{"name":"","quantity":1}"#, "name", "must not be empty"),
+            (
+                "unknown",
+                r#"{"name":"a","quantity":1,"is_admin":true}"#,
+                "is_admin",
+                "is not an accepted field",
+            ),
+            (
+                "wrong type",
+                r#"{"name":"a","quantity":"x"}"#,
+                "quantity",
+                "must be an integer",
+            ),
+            (
+                "negative",
+                r#"{"name":"a","quantity":-1}"#,
+                "quantity",
+                "has an invalid value",
+            ),
+            (
+                "nested",
+                r#"{"name":"a","quantity":1,"address":{"city":5}}"#,
+                "address.city",
+                "must be a string",
+            ),
+            (
+                "validation",
+                r#"{"name":"","quantity":1}"#,
+                "name",
+                "must not be empty",
+            ),
         ];
         for (name, body, field, message) in cases {
             let errors = invalid(body);
@@ -349,9 +385,18 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_not_data_errors() {
-        for body in ["{", "{\"name\":}", "[1,2", "{} trailing", ""] {
+        for body in [
+            "{",
+            "{\"name\":}",
+            "{\"name\":\"a\"",
+            "{\"name\":\"a\",\"quantity\":1} x",
+            "",
+        ] {
             assert!(
-                matches!(parse_json::<Item>(body.as_bytes()), Err(StrictJsonRejection::Syntax { .. })),
+                matches!(
+                    parse_json::<Item>(body.as_bytes()),
+                    Err(StrictJsonRejection::Syntax { .. })
+                ),
                 "{body}"
             );
         }

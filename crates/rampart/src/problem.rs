@@ -181,7 +181,11 @@ impl Problem {
         // Serialising plain strings and numbers cannot fail; the fallback
         // keeps this path free of panics all the same.
         serde_json::to_vec(self).unwrap_or_else(|_| {
-            format!(r#"{{"type":"about:blank","status":{}}}"#, self.status.as_u16()).into_bytes()
+            format!(
+                r#"{{"type":"about:blank","status":{}}}"#,
+                self.status.as_u16()
+            )
+            .into_bytes()
         })
     }
 }
@@ -202,14 +206,20 @@ fn default_detail(status: StatusCode) -> &'static str {
         422 => "The request body is well-formed but invalid.",
         429 => "Too many requests; retry later.",
         500 => "An internal error occurred; quote the request id when reporting it.",
-        502 | 503 | 504 => "The service is temporarily unavailable.",
+        502..=504 => "The service is temporarily unavailable.",
         _ => "The request failed.",
     }
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.title, self.detail)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.title,
+            self.detail
+        )
     }
 }
 
@@ -365,11 +375,7 @@ mod tests {
             .route("/", get(|| async { "ok" }))
             .layer(ProblemLayer::new());
         let response = app
-            .oneshot(
-                Request::post("/x?secret=1")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
+            .oneshot(Request::post("/x?secret=1").body(Body::empty()).unwrap())
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);

@@ -122,8 +122,7 @@ where
             .get(&X_REQUEST_ID)
             .and_then(RequestId::parse)
             .unwrap_or_else(RequestId::generate);
-        req.headers_mut()
-            .insert(X_REQUEST_ID.clone(), id.0.clone());
+        req.headers_mut().insert(X_REQUEST_ID.clone(), id.0.clone());
         let header = id.0.clone();
         req.extensions_mut().insert(id);
         RequestIdFuture {

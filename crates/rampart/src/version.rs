@@ -151,7 +151,10 @@ fn http_date(t: SystemTime) -> HeaderValue {
 }
 
 fn structured_date(t: SystemTime) -> HeaderValue {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     // Digits and '@' are always a valid header value.
     HeaderValue::from_str(&format!("@{secs}")).unwrap_or(HeaderValue::from_static("@0"))
 }
@@ -326,7 +329,10 @@ mod tests {
     async fn removed_prefixes_are_gone_with_a_successor_link() {
         let r = get_path("/api/v1/users").await;
         assert_eq!(r.status(), StatusCode::GONE);
-        assert_eq!(r.headers()[header::LINK], "</api/v2/users>; rel=\"successor-version\"");
+        assert_eq!(
+            r.headers()[header::LINK],
+            "</api/v2/users>; rel=\"successor-version\""
+        );
         assert_eq!(r.headers()[&SUNSET], "Thu, 01 Jan 2026 00:00:00 GMT");
     }
 

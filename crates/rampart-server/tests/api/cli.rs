@@ -1,0 +1,258 @@
+//! The `rampart` binary itself: commands, exit codes, startup errors, logs.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+const GOOD_KEY: &str = "q8Jr2m1XzP0vW7sLk3NfYb6TgHc9Ue4A-long-enough";
+const GOOD_DATA: &str = "v1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+
+/// The binary in a fresh working directory with only the given variables.
+fn rampart(dir: &std::path::Path, vars: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rampart"));
+    cmd.env_clear().current_dir(dir).args(args);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+#[test]
+fn check_fails_on_a_short_production_key_without_printing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rampart(
+        dir.path(),
+        &[
+            ("RAMPART_ENV", "production"),
+            ("RAMPART_SECRET_KEY", "short"),
+        ],
+        &["check"],
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("secret_key.too_short"), "{stdout}");
+    assert!(stdout.contains("data_keys.missing"), "{stdout}");
+    assert!(
+        !stdout.contains("short (") && !stderr.contains("\"short\""),
+        "the key value is never printed"
+    );
+}
+
+#[test]
+fn check_passes_a_sound_production_configuration_and_prints_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = [
+        ("RAMPART_ENV", "production"),
+        ("RAMPART_SECRET_KEY", GOOD_KEY),
+        ("RAMPART_DATA_KEYS", GOOD_DATA),
+        ("RAMPART_REDIS_URL", "redis://127.0.0.1:6379"),
+    ];
+    let out = rampart(dir.path(), &vars, &["check"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("WARNING deploy.sqlite_with_redis"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(GOOD_KEY));
+}
+
+#[test]
+fn an_invalid_bind_address_is_a_startup_error_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rampart(dir.path(), &[("RAMPART_BIND", "nonsense")], &["serve"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("RAMPART_BIND"), "{stderr}");
+}
+
+#[test]
+fn values_from_dot_env_are_read_and_the_environment_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "RAMPART_DEBUG=maybe\nRAMPART_ENV=production\n",
+    )
+    .unwrap();
+    let out = rampart(dir.path(), &[], &["check"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("RAMPART_DEBUG"),
+        ".env was not read: {stderr}"
+    );
+
+    let out = rampart(dir.path(), &[("RAMPART_DEBUG", "false")], &["check"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("secret_key.missing"), "{stdout}");
+}
+
+#[test]
+fn production_refuses_to_start_while_a_check_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = [
+        ("RAMPART_ENV", "production"),
+        ("RAMPART_SECRET_KEY", GOOD_KEY),
+        ("RAMPART_DATA_KEYS", GOOD_DATA),
+        ("RAMPART_DEBUG", "true"),
+        ("RAMPART_BIND", "127.0.0.1:0"),
+        ("RAMPART_ADMIN_BIND", "127.0.0.1:0"),
+    ];
+    let out = rampart(dir.path(), &vars, &["serve"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("debug.enabled"), "{stderr}");
+    assert!(!dir.path().join("data").exists(), "nothing was created");
+}
+
+#[test]
+fn openapi_prints_a_3_1_document_whose_operations_list_their_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rampart(dir.path(), &[], &["openapi"]).output().unwrap();
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/health/live") && paths.contains_key("/health/ready"));
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            assert!(
+                responses.keys().any(|s| s.starts_with('4')),
+                "{method} {path} lists no 4xx"
+            );
+        }
+    }
+    assert!(doc["components"]["schemas"].get("Problem").is_some());
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rampart(dir.path(), &[], &["--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for command in ["serve", "migrate", "check", "openapi"] {
+        assert!(text.contains(command), "{text}");
+    }
+}
+
+#[test]
+fn migrate_creates_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rampart(dir.path(), &[], &["migrate"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("data/rampart.db").exists());
+}
+
+/// `cargo run` with no configuration: serves, generates the development
+/// key, logs one JSON line per request and never the Authorization header.
+#[test]
+fn the_binary_serves_with_no_configuration_and_logs_each_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = [
+        ("RAMPART_BIND", "127.0.0.1:0"),
+        ("RAMPART_ADMIN_BIND", "127.0.0.1:0"),
+    ];
+    let mut child = rampart(dir.path(), &vars, &[])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let addr = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("no 'listening' line");
+        let json: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        lines.push(line);
+        if json["message"] == "listening" {
+            break json["api"].as_str().unwrap().to_owned();
+        }
+    };
+
+    let token = "eyJhbGciOiJIUzI1NiJ9.secret-token-payload.sig";
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+        .arg(format!("Authorization: Bearer {token}"))
+        .args([
+            "-H",
+            "Cookie: session=cookie-secret",
+            "-H",
+            "X-Request-Id: log-test-1",
+        ])
+        .arg(format!("http://{addr}/health/live?token={token}"))
+        .output();
+    let status = match out {
+        Ok(o) => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Err(_) => {
+            // No curl: speak HTTP by hand.
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            write!(s, "GET /health/live?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nCookie: session=cookie-secret\r\nX-Request-Id: log-test-1\r\nConnection: close\r\n\r\n").unwrap();
+            let mut buf = String::new();
+            s.read_to_string(&mut buf).unwrap();
+            buf[9..12].to_owned()
+        }
+    };
+    assert_eq!(status, "200");
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0");
+    lines.extend(rx.try_iter());
+    let all = lines.join("\n");
+
+    let request_line = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|j| j["message"] == "request")
+        .unwrap_or_else(|| panic!("no request line in {all}"));
+    assert_eq!(request_line["request_id"], "log-test-1");
+    assert_eq!(request_line["method"], "GET");
+    assert_eq!(request_line["route"], "/health/live");
+    assert_eq!(request_line["status"], 200);
+    assert!(request_line["latency_ms"].is_number());
+    assert_eq!(request_line["level"], "INFO");
+    assert!(
+        !all.contains("secret-token-payload") && !all.contains("cookie-secret"),
+        "{all}"
+    );
+
+    let key = dir.path().join("data/secret.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    assert!(
+        all.contains("secret.key"),
+        "a warning names the generated key file"
+    );
+}

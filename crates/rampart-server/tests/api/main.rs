@@ -1,0 +1,9 @@
+//! Black-box tests: the real server on a random loopback port, spoken to
+//! over HTTP. One test binary for all modules (faster to link).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+mod support;
+
+mod cli;
+mod conventions;
+mod health;

@@ -1,0 +1,196 @@
+//! Starts the real server (router, stack, listeners, database) on loopback
+//! ports in a temporary data directory, and talks to it like a client.
+
+pub mod probe;
+
+use std::net::SocketAddr;
+
+use rampart_server::{
+    config::{Settings, Source},
+    server::{self, Running},
+};
+use tempfile::TempDir;
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub running: Option<Running>,
+    /// Kept so the directory lives as long as the server.
+    pub _data_dir: TempDir,
+}
+
+impl TestApp {
+    /// The server with default settings.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// The server with extra `RAMPART_*` settings. The probe routes of
+    /// [`probe`] are mounted under `/api/v2/_probe/` behind the same stack.
+    pub async fn spawn_with(vars: &[(&str, &str)]) -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut source = Source::from_pairs([
+            ("RAMPART_BIND", "127.0.0.1:0"),
+            ("RAMPART_ADMIN_BIND", "127.0.0.1:0"),
+        ]);
+        source.set("RAMPART_DATA_DIR", data_dir.path().to_str().unwrap());
+        for (k, v) in vars {
+            source.set(k, *v);
+        }
+        let mut settings = Settings::from_source(&source).unwrap();
+        settings.ensure_development_keys().unwrap();
+        let running = server::start(settings, Some(probe::routes()))
+            .await
+            .unwrap();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            addr: running.api_addr,
+            admin_addr: running.admin_addr,
+            client,
+            running: Some(running),
+            _data_dir: data_dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin_addr)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub fn state(&self) -> &rampart_server::state::AppState {
+        &self.running.as_ref().unwrap().state
+    }
+}
+
+/// The headers SPEC §2 requires on every response, with their values.
+pub const SECURITY_HEADERS: &[(&str, &str)] = &[
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    (
+        "permissions-policy",
+        "geolocation=(), microphone=(), camera=()",
+    ),
+    (
+        "strict-transport-security",
+        "max-age=31536000; includeSubDomains",
+    ),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("cross-origin-resource-policy", "same-origin"),
+    ("x-xss-protection", "0"),
+];
+
+/// The API's own CSP (docs pages relax it for themselves).
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Asserts the full security header set, a valid request id and no
+/// server-identifying headers; `case` names the request in failures.
+pub fn assert_security_headers(case: &str, headers: &reqwest::header::HeaderMap) {
+    for (name, value) in SECURITY_HEADERS {
+        assert_eq!(
+            headers.get(*name).and_then(|v| v.to_str().ok()),
+            Some(*value),
+            "{case}: header {name}"
+        );
+    }
+    assert!(
+        headers.contains_key("content-security-policy"),
+        "{case}: CSP"
+    );
+    let id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("{case}: no x-request-id"));
+    assert!(
+        (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+        "{case}: request id {id:?}"
+    );
+    assert!(!headers.contains_key("server"), "{case}: Server header");
+    assert!(
+        !headers.contains_key("x-powered-by"),
+        "{case}: X-Powered-By header"
+    );
+}
+
+/// Asserts an RFC 9457 body of `status` whose request id matches the header,
+/// and returns it.
+pub async fn assert_problem(
+    case: &str,
+    response: reqwest::Response,
+    status: u16,
+) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status, "{case}: status");
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json"),
+        "{case}: content type"
+    );
+    let header_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: serde_json::Value = response.json().await.unwrap();
+    let object = body
+        .as_object()
+        .unwrap_or_else(|| panic!("{case}: body is not an object"));
+    for key in [
+        "type",
+        "title",
+        "status",
+        "detail",
+        "instance",
+        "request_id",
+    ] {
+        assert!(
+            object.contains_key(key),
+            "{case}: problem lacks {key}: {body}"
+        );
+    }
+    for key in object.keys() {
+        assert!(
+            [
+                "type",
+                "title",
+                "status",
+                "detail",
+                "instance",
+                "request_id",
+                "errors"
+            ]
+            .contains(&key.as_str()),
+            "{case}: unexpected key {key}"
+        );
+    }
+    assert_eq!(body["status"], status, "{case}: body status");
+    assert_eq!(
+        body["request_id"],
+        header_id.as_str(),
+        "{case}: body request id"
+    );
+    body
+}
