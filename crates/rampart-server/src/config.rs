@@ -17,9 +17,8 @@ use std::{
 };
 
 use base64::Engine as _;
-use http::HeaderValue;
 use ipnet::IpNet;
-use rampart::hosts::AllowedHosts;
+use rampart::{cors::CorsPolicy, hosts::AllowedHosts};
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 
 /// A configuration value that cannot be used.
@@ -257,6 +256,8 @@ pub struct Settings {
     pub debug: bool,
     /// `RAMPART_CORS_ORIGINS`, exact origins (`*` is kept so checks can flag it).
     pub cors_origins: Vec<String>,
+    /// The CORS policy built from `cors_origins`.
+    pub cors: CorsPolicy,
     /// `RAMPART_ALLOWED_HOSTS`.
     pub allowed_hosts: AllowedHosts,
     /// `RAMPART_TRUSTED_PROXIES`.
@@ -340,26 +341,6 @@ fn parse_addr(src: &Source, name: &'static str, default: &str) -> Result<SocketA
     })
 }
 
-fn parse_origin(origin: &str) -> Result<String, String> {
-    if origin == "*" {
-        return Ok(origin.to_owned());
-    }
-    let uri: http::Uri = origin
-        .parse()
-        .map_err(|_| format!("{origin:?} is not an origin"))?;
-    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
-    let path_ok = uri
-        .path_and_query()
-        .is_none_or(|p| p.as_str() == "/" || p.as_str().is_empty());
-    if !scheme_ok || uri.authority().is_none() || !path_ok || origin.ends_with('/') {
-        return Err(format!(
-            "{origin:?} is not an exact origin (scheme://host[:port], no path or trailing slash)"
-        ));
-    }
-    HeaderValue::from_str(origin).map_err(|_| format!("{origin:?} is not a valid header value"))?;
-    Ok(origin.to_owned())
-}
-
 fn parse_proxy(entry: &str) -> Result<IpNet, String> {
     entry
         .parse::<IpNet>()
@@ -440,13 +421,14 @@ impl Settings {
             }
             None => None,
         };
-        let cors_origins = src
-            .get_list("RAMPART_CORS_ORIGINS")
-            .unwrap_or_default()
-            .iter()
-            .map(|o| parse_origin(o))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| invalid("RAMPART_CORS_ORIGINS", e))?;
+        let cors_origins = src.get_list("RAMPART_CORS_ORIGINS").unwrap_or_default();
+        let cors = if cors_origins.iter().any(|o| o == "*") {
+            // A literal `*`, never the caller's origin; production refuses it.
+            CorsPolicy::any_origin()
+        } else {
+            CorsPolicy::origins(&cors_origins)
+                .map_err(|e| invalid("RAMPART_CORS_ORIGINS", e.to_string()))?
+        };
         let hosts = src
             .get_list("RAMPART_ALLOWED_HOSTS")
             .unwrap_or_else(|| vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()]);
@@ -492,6 +474,7 @@ impl Settings {
             secrets_refresh: secs(src, "RAMPART_SECRETS_REFRESH_SECS", 300, 1, 86_400)?,
             debug: parse_bool(src, "RAMPART_DEBUG", false)?,
             cors_origins,
+            cors,
             allowed_hosts,
             trusted_proxies,
             access_token_ttl: secs(src, "RAMPART_ACCESS_TOKEN_TTL_SECS", 900, 1, 86_400)?,

@@ -35,7 +35,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init();
+    let _log_guard = telemetry::init();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => print_openapi(),
         Command::Check => check(),

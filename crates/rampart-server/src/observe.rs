@@ -66,14 +66,12 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let route = req.extensions().get::<MatchedPath>().cloned();
         let request_id = req.extensions().get::<RequestId>().cloned();
         let method = req.method().clone();
         ObserveFuture {
             inner: self.inner.call(req),
             start: Instant::now(),
             metrics: self.metrics.clone(),
-            route,
             request_id,
             method,
         }
@@ -87,7 +85,6 @@ pin_project! {
         inner: F,
         start: Instant,
         metrics: Metrics,
-        route: Option<MatchedPath>,
         request_id: Option<RequestId>,
         method: Method,
     }
@@ -118,7 +115,10 @@ where
         let result = std::task::ready!(this.inner.poll(cx));
         if let Ok(response) = &result {
             let elapsed = this.start.elapsed();
-            let route = this.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+            let route = response
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or(UNMATCHED, MatchedPath::as_str);
             let method = method_label(this.method);
             let status = response.status();
             this.metrics
@@ -132,5 +132,69 @@ where
             }
         }
         Poll::Ready(result)
+    }
+}
+
+/// Route layer that hands the matched route template to [`Observe`], which
+/// runs outside the router and so never sees the routed request.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteTemplateLayer;
+
+impl<S> Layer<S> for RouteTemplateLayer {
+    type Service = RouteTemplate<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RouteTemplate { inner }
+    }
+}
+
+/// The service of [`RouteTemplateLayer`].
+#[derive(Debug, Clone)]
+pub struct RouteTemplate<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for RouteTemplate<S>
+where
+    S: Service<Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = RouteTemplateFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        RouteTemplateFuture {
+            template: req.extensions().get::<MatchedPath>().cloned(),
+            inner: self.inner.call(req),
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`RouteTemplate`].
+    pub struct RouteTemplateFuture<F> {
+        #[pin]
+        inner: F,
+        template: Option<MatchedPath>,
+    }
+}
+
+impl<F, E> Future for RouteTemplateFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = std::task::ready!(this.inner.poll(cx))?;
+        if let Some(template) = this.template.take() {
+            response.extensions_mut().insert(template);
+        }
+        Poll::Ready(Ok(response))
     }
 }

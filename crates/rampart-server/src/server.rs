@@ -2,11 +2,11 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use axum::Router;
+use axum::{Router, ServiceExt as _};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 
 use crate::{
-    app,
+    app::{self, HttpService},
     config::Settings,
     metrics::Metrics,
     state::AppState,
@@ -104,24 +104,12 @@ pub async fn start(
         routes = routes.merge(extra);
     }
     let api_app = app::with_stack(routes, state.clone());
-    let admin_app = app::admin_router(state.clone());
+    let admin_app = app::admin_app(state.clone());
 
     let (shutdown, signal) = watch::channel(false);
-    let serve = |listener: TcpListener, router: Router, mut signal: watch::Receiver<bool>| {
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = signal.wait_for(|stop| *stop).await;
-            })
-            .await
-        })
-    };
     let tasks = vec![
-        serve(api, api_app, signal.clone()),
-        serve(admin, admin_app, signal),
+        spawn_listener(api, api_app, signal.clone()),
+        spawn_listener(admin, admin_app, signal),
     ];
     tracing::info!(api = %api_addr, admin = %admin_addr, "listening");
     Ok(Running {
@@ -130,5 +118,22 @@ pub async fn start(
         state,
         shutdown,
         tasks,
+    })
+}
+
+fn spawn_listener(
+    listener: TcpListener,
+    app: impl HttpService,
+    mut signal: watch::Receiver<bool>,
+) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = signal.wait_for(|stop| *stop).await;
+        })
+        .await
     })
 }

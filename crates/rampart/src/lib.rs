@@ -9,8 +9,10 @@
 //! | [`request_id`] | a validated `X-Request-Id` on every request and response |
 //! | [`headers`] | one layer that writes the whole security-header set |
 //! | [`hosts`] | a `Host` allow-list |
+//! | [`cors`] | CORS for exact origins, never reflecting others |
 //! | [`version`] | active, deprecated and removed API prefixes (RFC 9745, RFC 8594) |
 //! | [`input`] | strict JSON, query and path extractors whose rejections are problems |
+//! | [`logging`] | a fast JSON-lines formatter for `tracing` |
 //! | [`checks`] | typed production-configuration findings, like Django's `check --deploy` |
 //!
 //! The library never reads environment variables or files and knows nothing
@@ -36,9 +38,11 @@
 #![warn(missing_docs)]
 
 pub mod checks;
+pub mod cors;
 pub mod headers;
 pub mod hosts;
 pub mod input;
+pub mod logging;
 pub mod problem;
 pub mod request_id;
 pub mod version;
