@@ -303,6 +303,28 @@ where
     }
 }
 
+/// Sanitises user-supplied HTML down to `p`, `br`, `strong` and `em`,
+/// without attributes; scripts, styles and their content are removed and
+/// every other tag is stripped to its text.
+///
+/// ```
+/// use rampart::input::sanitize_html;
+/// assert_eq!(sanitize_html("<p onclick=x>hi <script>alert(1)</script><b>you</b></p>"), "<p>hi you</p>");
+/// ```
+pub fn sanitize_html(input: &str) -> String {
+    use std::sync::OnceLock;
+    static CLEANER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
+    CLEANER
+        .get_or_init(|| {
+            let mut b = ammonia::Builder::empty();
+            b.add_tags(["p", "br", "strong", "em"]);
+            b.clean_content_tags(["script", "style"].into_iter().collect());
+            b
+        })
+        .clean(input)
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,6 +402,28 @@ mod tests {
             assert_eq!(errors[0].field, field, "case {name}");
             assert_eq!(errors[0].message, message, "case {name}");
             assert!(!errors[0].message.contains("u32"), "case {name}");
+        }
+    }
+
+    #[test]
+    fn html_is_reduced_to_four_tags() {
+        let cases = [
+            ("script gone", "<script>alert(1)</script>hi", "hi"),
+            (
+                "strong kept",
+                "<strong>bold</strong>",
+                "<strong>bold</strong>",
+            ),
+            (
+                "attributes gone",
+                "<em style=\"x\" onclick=\"y\">e</em>",
+                "<em>e</em>",
+            ),
+            ("link stripped", "<a href=\"javascript:x\">t</a>", "t"),
+            ("img gone", "<img src=x onerror=alert(1)>", ""),
+        ];
+        for (name, input, expected) in cases {
+            assert_eq!(sanitize_html(input), expected, "case {name}");
         }
     }
 

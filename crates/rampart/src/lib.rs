@@ -11,8 +11,11 @@
 //! | [`hosts`] | a `Host` allow-list |
 //! | [`cors`] | CORS for exact origins, never reflecting others |
 //! | [`version`] | active, deprecated and removed API prefixes (RFC 9745, RFC 8594) |
-//! | [`input`] | strict JSON, query and path extractors whose rejections are problems |
+//! | [`input`] | strict JSON, query and path extractors whose rejections are problems; HTML sanitising |
 //! | [`logging`] | a fast JSON-lines formatter for `tracing` |
+//! | [`password`] | argon2id hashing off the async threads, strength rules |
+//! | [`jwt`] | HS256 access tokens with required claims and a `kid` key ring |
+//! | [`authz`] | `Authenticated` extractor, role and ownership guards with a refusal hook |
 //! | [`checks`] | typed production-configuration findings, like Django's `check --deploy` |
 //!
 //! The library never reads environment variables or files and knows nothing
@@ -37,12 +40,15 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod authz;
 pub mod checks;
 pub mod cors;
 pub mod headers;
 pub mod hosts;
 pub mod input;
+pub mod jwt;
 pub mod logging;
+pub mod password;
 pub mod problem;
 pub mod request_id;
 pub mod version;
