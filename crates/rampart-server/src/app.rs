@@ -9,7 +9,7 @@ use axum::{
     Router,
     extract::{DefaultBodyLimit, Request},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post, put},
 };
 use futures_util::future::BoxFuture;
 use http::StatusCode;
@@ -25,7 +25,7 @@ use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer};
 use crate::{
     config::Settings,
     observe::{ObserveLayer, RouteTemplateLayer},
-    routes::{self, docs, health},
+    routes::{self, auth, docs, health, users},
     state::AppState,
 };
 
@@ -47,7 +47,19 @@ pub fn version_policy() -> VersionPolicy {
 pub fn api_routes(settings: &Settings) -> Router<AppState> {
     let mut router = Router::new()
         .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready));
+        .route("/health/ready", get(health::ready))
+        .route("/api/v2/auth/register", post(auth::register))
+        .route("/api/v2/auth/login", post(auth::login))
+        .route("/api/v2/auth/refresh", post(auth::refresh))
+        .route("/api/v2/auth/logout", post(auth::logout))
+        .route("/api/v2/auth/password", post(auth::change_password))
+        .route("/api/v2/users", get(users::find_users))
+        .route("/api/v2/users/me", get(users::me))
+        .route(
+            "/api/v2/users/{id}",
+            get(users::get_user).patch(users::patch_user).delete(users::delete_user),
+        )
+        .route("/api/v2/admin/users/{id}/role", put(users::set_role));
     if settings.debug {
         router = router
             .route("/docs", get(docs::page))

@@ -5,6 +5,8 @@
 pub mod app;
 pub mod checks;
 pub mod config;
+pub mod domain;
+pub mod error;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;

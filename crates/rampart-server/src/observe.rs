@@ -16,7 +16,7 @@ use pin_project_lite::pin_project;
 use rampart::request_id::RequestId;
 use tower::{Layer, Service};
 
-use crate::metrics::Metrics;
+use crate::{error::InternalError, metrics::Metrics};
 
 /// Label for requests that matched no route: raw paths would let any client
 /// create unbounded metric series.
@@ -126,7 +126,8 @@ where
             let request_id = this.request_id.as_ref().map_or("", RequestId::as_str);
             let latency_ms = elapsed.as_secs_f64() * 1000.0;
             if status.is_server_error() {
-                tracing::error!(target: "rampart::access", request_id, method, route, status = status.as_u16(), latency_ms, "request");
+                let error = response.extensions().get::<InternalError>().map(|e| e.0.as_str());
+                tracing::error!(target: "rampart::access", request_id, method, route, status = status.as_u16(), latency_ms, error, "request");
             } else {
                 tracing::info!(target: "rampart::access", request_id, method, route, status = status.as_u16(), latency_ms, "request");
             }

@@ -1,7 +1,10 @@
 //! The OpenAPI 3.1 document: every route, body, response and error.
 
 use rampart::problem::{FieldError, Problem};
-use utoipa::OpenApi;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
 
 use crate::routes;
 
@@ -13,11 +16,43 @@ use crate::routes;
 every response carries the security header set and X-Request-Id. /api/v1 is gone (410); use /api/v2.",
         license(name = "MIT OR Apache-2.0")
     ),
-    paths(routes::health::live, routes::health::ready),
-    components(schemas(Problem, FieldError, routes::health::HealthStatus)),
-    tags((name = "health", description = "Liveness and readiness"))
+    paths(
+        routes::health::live,
+        routes::health::ready,
+        routes::auth::register,
+        routes::auth::login,
+        routes::auth::refresh,
+        routes::auth::logout,
+        routes::auth::change_password,
+        routes::users::me,
+        routes::users::get_user,
+        routes::users::find_users,
+        routes::users::patch_user,
+        routes::users::delete_user,
+        routes::users::set_role,
+    ),
+    components(schemas(Problem, FieldError, routes::health::HealthStatus, routes::users::PublicUser)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "auth", description = "Registration, login, token refresh, logout, password change"),
+        (name = "users", description = "Accounts and profiles"),
+        (name = "admin", description = "Administrative functions"),
+    )
 )]
 struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
 
 /// The document `rampart openapi` prints and `/openapi.json` serves.
 pub fn document() -> utoipa::openapi::OpenApi {

@@ -5,6 +5,12 @@ use std::{net::SocketAddr, sync::Arc};
 use axum::{Router, ServiceExt as _};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 
+use rampart::{
+    jwt::{JwtService, KeyRing},
+    password::PasswordHasher,
+};
+use secrecy::ExposeSecret;
+
 use crate::{
     app::{self, HttpService},
     config::Settings,
@@ -29,6 +35,9 @@ pub enum StartError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// No usable JWT signing key.
+    #[error("secret key: {0}")]
+    SecretKey(&'static str),
     /// The metrics registry could not be built.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
@@ -94,10 +103,13 @@ pub async fn start(
     let api_addr = local(&api, "RAMPART_BIND", settings.bind)?;
     let admin_addr = local(&admin, "RAMPART_ADMIN_BIND", settings.admin_bind)?;
 
+    let jwt = jwt_service(&settings)?;
     let state = AppState {
         settings: Arc::new(settings),
         db,
         metrics: Metrics::new()?,
+        jwt,
+        hasher: PasswordHasher::new(hashing_concurrency()),
     };
     let mut routes = app::api_routes(&state.settings);
     if let Some(extra) = extra {
@@ -136,4 +148,22 @@ fn spawn_listener(
         })
         .await
     })
+}
+
+/// The access-token service for `settings`' secret key.
+pub fn jwt_service(settings: &Settings) -> Result<JwtService, StartError> {
+    let key = settings
+        .secrets
+        .secret_key
+        .as_ref()
+        .ok_or(StartError::SecretKey("no secret key is configured"))?;
+    let ring = KeyRing::hs256(key.expose_secret().as_bytes())
+        .map_err(|_| StartError::SecretKey("the secret key is shorter than 32 bytes"))?;
+    Ok(JwtService::new(ring, "rampart", "rampart-api", settings.access_token_ttl))
+}
+
+/// At most one argon2 hash per core at a time: a login flood then queues
+/// for hashing instead of taking every blocking thread.
+pub fn hashing_concurrency() -> usize {
+    std::thread::available_parallelism().map(usize::from).unwrap_or(1)
 }

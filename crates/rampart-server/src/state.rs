@@ -1,8 +1,14 @@
-//! State shared by every handler.
+//! State shared by every handler, and how it authenticates requests.
 
 use std::sync::Arc;
 
-use crate::{config::Settings, metrics::Metrics, store::Database};
+use rampart::{
+    authz::{AuthRejection, Authenticated, Authenticator, Principal, Refusal},
+    jwt::JwtService,
+    password::PasswordHasher,
+};
+
+use crate::{config::Settings, domain::Role, metrics::Metrics, store::Database};
 
 /// Cheap to clone: everything is behind `Arc`s or pools.
 #[derive(Debug, Clone)]
@@ -13,4 +19,57 @@ pub struct AppState {
     pub db: Database,
     /// Metrics registry.
     pub metrics: Metrics,
+    /// Access tokens.
+    pub jwt: JwtService,
+    /// Password hashing with bounded concurrency.
+    pub hasher: PasswordHasher,
+}
+
+/// The authenticated caller of a handler.
+pub type Auth = Authenticated<AppState>;
+
+impl Authenticator for AppState {
+    type Role = Role;
+
+    async fn authenticate(&self, token: &str) -> Result<Principal<Role>, AuthRejection> {
+        let claims = self.jwt.verify(token).map_err(|e| {
+            tracing::debug!(reason = %e, "token refused");
+            AuthRejection::InvalidToken
+        })?;
+        let user_id: i64 = claims.sub.parse().map_err(|_| AuthRejection::InvalidToken)?;
+        let session = claims.sid.ok_or(AuthRejection::InvalidToken)?;
+        let state = self
+            .db
+            .users()
+            .auth_state(user_id, &session)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "authentication lookup failed");
+                AuthRejection::Unavailable
+            })?
+            .ok_or(AuthRejection::InvalidToken)?;
+        // A deleted or erased user, a revoked session (logout, refresh reuse)
+        // and a bumped token version (password change) all end the token.
+        if state.erased || !state.session_live || claims.ver != Some(state.token_version) {
+            return Err(AuthRejection::InvalidToken);
+        }
+        Ok(Principal {
+            subject: claims.sub,
+            role: Role::parse(&state.role).unwrap_or(Role::User),
+            session: Some(session),
+        })
+    }
+
+    fn on_refusal(&self, principal: &Principal<Role>, refusal: &Refusal<'_>) {
+        tracing::warn!(
+            target: "rampart::security",
+            event_type = "security_violation",
+            user_id = principal.subject,
+            role = principal.role.as_str(),
+            check = refusal.kind.as_str(),
+            path = refusal.path,
+            request_id = refusal.request_id,
+            "access refused"
+        );
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! | extractor | refuses with |
 //! | --- | --- |
-//! | [`StrictJson<T>`] | 415 when `Content-Type` is not JSON, 413 over the body limit (axum's `DefaultBodyLimit`), 400 for malformed JSON, 422 naming the field for a missing, unknown or mistyped field or a failed [`Validate`] |
+//! | [`StrictJson<T>`] | 415 when `Content-Type` is not JSON, 413 over the body limit (axum's `DefaultBodyLimit`), 400 for malformed JSON, 422 naming the field for a missing, unknown or mistyped field |
+//! | [`ValidJson<T>`] | as `StrictJson`, then 422 with every field [`Validate`] rejects |
 //! | [`Query<T>`] | 422 naming the parameter |
 //! | [`Path<T>`] | 404: a path segment that does not parse names no resource |
 //!
@@ -13,7 +14,7 @@
 //!
 //! ```
 //! use axum::{Router, routing::post};
-//! use rampart::input::{StrictJson, Validate};
+//! use rampart::input::{ValidJson, Validate};
 //! use rampart::problem::FieldError;
 //!
 //! #[derive(serde::Deserialize)]
@@ -29,7 +30,7 @@
 //!     }
 //! }
 //!
-//! async fn create(StrictJson(item): StrictJson<NewItem>) -> String { item.name }
+//! async fn create(ValidJson(item): ValidJson<NewItem>) -> String { item.name }
 //! let app: Router = Router::new().route("/items", post(create));
 //! # let _ = app;
 //! ```
@@ -50,10 +51,15 @@ pub trait Validate {
     fn validate(&self) -> Result<(), Vec<FieldError>>;
 }
 
-/// A JSON body that must have a JSON content type, parse, match `T` exactly
-/// and pass [`Validate`].
+/// A JSON body that must have a JSON content type, parse and match `T`
+/// exactly. Convert it into a domain type afterwards, or use [`ValidJson`]
+/// to run [`Validate`] in the extractor.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StrictJson<T>(pub T);
+
+/// A [`StrictJson`] body that also passed [`Validate`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ValidJson<T>(pub T);
 
 /// Why a [`StrictJson`] body was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -140,10 +146,10 @@ pub fn is_json_content_type(headers: &http::HeaderMap) -> bool {
             || sub.len() > 5 && sub[sub.len() - 5..].eq_ignore_ascii_case("+json"))
 }
 
-/// Parses and validates a JSON document as `T`, as [`StrictJson`] does.
+/// Parses a JSON document as `T`, as [`StrictJson`] does.
 pub fn parse_json<T>(bytes: &[u8]) -> Result<T, StrictJsonRejection>
 where
-    T: DeserializeOwned + Validate,
+    T: DeserializeOwned,
 {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = match serde_path_to_error::deserialize(&mut de) {
@@ -160,7 +166,6 @@ where
             column: e.column(),
         });
     }
-    value.validate().map_err(StrictJsonRejection::Invalid)?;
     Ok(value)
 }
 
@@ -235,9 +240,23 @@ fn expected_kind(message: &str) -> &'static str {
     }
 }
 
-impl<T, S> FromRequest<S> for StrictJson<T>
+impl<T, S> FromRequest<S> for ValidJson<T>
 where
     T: DeserializeOwned + Validate,
+    S: Send + Sync,
+{
+    type Rejection = StrictJsonRejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let StrictJson(value) = StrictJson::<T>::from_request(req, state).await?;
+        value.validate().map_err(StrictJsonRejection::Invalid)?;
+        Ok(ValidJson(value))
+    }
+}
+
+impl<T, S> FromRequest<S> for StrictJson<T>
+where
+    T: DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = StrictJsonRejection;
@@ -356,7 +375,9 @@ mod tests {
     }
 
     fn invalid(body: &str) -> Vec<FieldError> {
-        match parse_json::<Item>(body.as_bytes()) {
+        let parsed = parse_json::<Item>(body.as_bytes())
+            .and_then(|item| item.validate().map(|()| item).map_err(StrictJsonRejection::Invalid));
+        match parsed {
             Err(StrictJsonRejection::Invalid(errors)) => errors,
             other => panic!("expected 422 for {body}, got {other:?}"),
         }

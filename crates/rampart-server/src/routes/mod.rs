@@ -1,7 +1,9 @@
 //! HTTP handlers, one file per resource.
 
+pub mod auth;
 pub mod docs;
 pub mod health;
+pub mod users;
 
 use axum::response::IntoResponse;
 use http::StatusCode;

@@ -10,6 +10,8 @@ use sqlx::sqlite::{
 
 use crate::config::Settings;
 
+pub mod users;
+
 /// Embedded SQLite migrations.
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -28,6 +30,29 @@ pub enum StoreError {
     /// The database directory could not be created.
     #[error("cannot create the data directory: {0}")]
     Io(#[from] std::io::Error),
+    /// A unique constraint refused the write; the value names the field.
+    #[error("{0} is already taken")]
+    Conflict(&'static str),
+}
+
+impl StoreError {
+    /// Maps a unique violation to [`StoreError::Conflict`] naming the field,
+    /// by the index or constraint name.
+    pub fn from_write(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            if db.is_unique_violation() {
+                let name = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
+                if name.contains("users_username_key") {
+                    return Self::Conflict("username");
+                }
+                if name.contains("users_email_key") {
+                    return Self::Conflict("email");
+                }
+                return Self::Conflict("value");
+            }
+        }
+        Self::Sqlx(e)
+    }
 }
 
 /// Creates `dir` (and parents) readable only by the owner: it holds the
@@ -91,6 +116,11 @@ impl Database {
     /// The pool, for repositories.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The users repository.
+    pub fn users(&self) -> users::Users {
+        users::Users::new(self.pool.clone())
     }
 
     /// Closes every connection (shutdown, and readiness tests).

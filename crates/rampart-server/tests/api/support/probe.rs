@@ -8,7 +8,7 @@ use axum::{
     routing::{get, post},
 };
 use rampart::{
-    input::{Path, Query, StrictJson, Validate},
+    input::{Path, Query, ValidJson, Validate},
     problem::FieldError,
 };
 use rampart_server::state::AppState;
@@ -47,7 +47,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/api/v2/_probe/echo",
-            post(|StrictJson(e): StrictJson<Echo>| async move { Json(e) }),
+            post(|ValidJson(e): ValidJson<Echo>| async move { Json(e) }),
         )
         .route("/api/v2/_probe/panic", get(panics))
         .route(

@@ -1,0 +1,71 @@
+//! The server's one error type.
+
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use rampart::problem::Problem;
+
+use crate::store::StoreError;
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A client error, already shaped as a problem (4xx).
+    #[error(transparent)]
+    Problem(#[from] Problem),
+    /// 409: a unique value (named) is taken.
+    #[error("{0} is already taken")]
+    Conflict(&'static str),
+    /// 500: storage failed. Logged with the request id; the client sees
+    /// only the generic problem.
+    #[error("storage: {0}")]
+    Store(StoreError),
+    /// 500: anything else internal.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// `Result` with [`ApiError`].
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(field) => Self::Conflict(field),
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// The internal error behind a 500, kept in the response extensions so the
+/// access log records it beside the request id; never sent to the client.
+#[derive(Debug, Clone)]
+pub struct InternalError(pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Problem(p) => {
+                let unauthorized = p.status() == StatusCode::UNAUTHORIZED;
+                let mut response = p.into_response();
+                if unauthorized {
+                    // Every 401 names the scheme (RFC 6750).
+                    response
+                        .headers_mut()
+                        .insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+                }
+                response
+            }
+            Self::Conflict(field) => Problem::typed(StatusCode::CONFLICT, "urn:rampart:problem:conflict", "Conflict")
+                .with_detail(format!("This {field} is already taken."))
+                .into_response(),
+            Self::Store(e) => internal(e.to_string()),
+            Self::Internal(e) => internal(e),
+        }
+    }
+}
+
+fn internal(message: String) -> Response {
+    let mut response = Problem::new(StatusCode::INTERNAL_SERVER_ERROR).into_response();
+    response.extensions_mut().insert(InternalError(message));
+    response
+}

@@ -1,0 +1,310 @@
+//! `/api/v2/auth/…`: registration, login, refresh rotation, logout,
+//! password change.
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use base64::Engine as _;
+use rampart::{input::StrictJson, problem::Problem};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::{
+    domain::{Email, Errors, Password, Role, Username, parse_bio, parse_phone, parse_text, parse_website},
+    error::{ApiError, Result},
+    routes::users::SelfUser,
+    state::{AppState, Auth},
+    store::users::{NewUser, Profile, RefreshOutcome, UserRow},
+};
+
+/// `POST /auth/register`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    /// 3–50 of `[A-Za-z0-9_]`; `admin`, `root`, `system`, `api` are reserved.
+    pub username: String,
+    /// Email address.
+    pub email: String,
+    /// 12–128 characters, hard to guess.
+    pub password: String,
+    /// ≤ 500 characters; HTML is reduced to `p br strong em`.
+    pub bio: Option<String>,
+    /// Absolute http(s) URL.
+    pub website: Option<String>,
+    /// ≤ 100 characters.
+    pub full_name: Option<String>,
+    /// Digits, spaces, `+ ( ) - .`.
+    pub phone: Option<String>,
+    /// ≤ 200 characters.
+    pub address: Option<String>,
+}
+
+struct Registration {
+    username: Username,
+    email: Email,
+    password: Password,
+    profile: Profile,
+}
+
+impl TryFrom<Register> for Registration {
+    type Error = Vec<rampart::problem::FieldError>;
+
+    fn try_from(r: Register) -> std::result::Result<Self, Self::Error> {
+        let mut e = Errors::default();
+        let username = e.check("username", Username::parse(&r.username));
+        let email = e.check("email", Email::parse(&r.email));
+        let password = e.check("password", Password::parse(&r.password, &[&r.username, &r.email]));
+        let bio = r.bio.map(|b| e.check("bio", parse_bio(&b)));
+        let website = r.website.map(|w| e.check("website", parse_website(&w)));
+        let full_name = r.full_name.map(|n| e.check("full_name", parse_text(&n, 100)));
+        let phone = r.phone.map(|p| e.check("phone", parse_phone(&p)));
+        let address = r.address.map(|a| e.check("address", parse_text(&a, 200)));
+        e.finish(|| {
+            Some(Registration {
+                username: username?,
+                email: email?,
+                password: password?,
+                profile: Profile {
+                    bio: bio.flatten(),
+                    website: website.flatten(),
+                    full_name: full_name.flatten(),
+                    phone: phone.flatten(),
+                    address: address.flatten(),
+                },
+            })
+        })
+    }
+}
+
+/// Creates an account with the `user` role.
+#[utoipa::path(post, path = "/api/v2/auth/register", tag = "auth",
+    request_body = Register,
+    responses(
+        (status = 201, body = SelfUser),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Username or email taken", body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn register(State(state): State<AppState>, StrictJson(body): StrictJson<Register>) -> Result<Response> {
+    let reg = Registration::try_from(body).map_err(Problem::validation)?;
+    let hash = state
+        .hasher
+        .hash(reg.password.into_secret())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let user = state
+        .db
+        .users()
+        .insert(&NewUser {
+            username: reg.username.as_str(),
+            email: reg.email.as_str(),
+            password_hash: &hash,
+            role: Role::User,
+            profile: reg.profile,
+        })
+        .await?;
+    tracing::info!(target: "rampart::security", event_type = "data_modification", user_id = user.id, "account registered");
+    let location = HeaderValue::from_str(&format!("/api/v2/users/{}", user.id)).ok();
+    let mut response = (StatusCode::CREATED, Json(SelfUser::from(&user))).into_response();
+    if let Some(location) = location {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// `POST /auth/login`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// Username.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A token pair, from login and refresh alike.
+#[derive(Serialize, ToSchema)]
+pub struct TokenPair {
+    /// JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Opaque, single-use; exchange at `/auth/refresh`.
+    pub refresh_token: String,
+}
+
+/// The one answer to every failed login, whatever failed.
+fn login_failed() -> ApiError {
+    ApiError::Problem(Problem::new(StatusCode::UNAUTHORIZED).with_detail("The username or password is incorrect."))
+}
+
+fn new_refresh_token() -> (String, String) {
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = refresh_hash(&token);
+    (token, hash)
+}
+
+fn refresh_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn refresh_ttl(state: &AppState) -> i64 {
+    i64::try_from(state.settings.refresh_token_ttl.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn token_pair(state: &AppState, user: &UserRow, session_id: &str, refresh_token: String) -> Result<Json<TokenPair>> {
+    let issued = state
+        .jwt
+        .issue(&user.id.to_string(), Some(session_id), Some(user.token_version))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(TokenPair {
+        access_token: issued.token,
+        token_type: "Bearer",
+        expires_in: state.jwt.ttl().as_secs(),
+        refresh_token,
+    }))
+}
+
+/// Exchanges a username and password for a token pair. Unknown users and
+/// wrong passwords get the same 401 after the same work.
+#[utoipa::path(post, path = "/api/v2/auth/login", tag = "auth",
+    request_body = Login,
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn login(State(state): State<AppState>, StrictJson(body): StrictJson<Login>) -> Result<Json<TokenPair>> {
+    let users = state.db.users();
+    let user = users.by_username(&body.username).await?.filter(|u| u.erased_at.is_none());
+    let ok = state
+        .hasher
+        .verify(body.password.into(), user.as_ref().map(|u| u.password_hash.as_str()))
+        .await;
+    let Some(user) = user.filter(|_| ok) else {
+        tracing::info!(target: "rampart::security", event_type = "login_failure", username = body.username, "login failed");
+        return Err(login_failed());
+    };
+    let (refresh_token, hash) = new_refresh_token();
+    let session = users.create_session(user.id, &hash, refresh_ttl(&state)).await?;
+    tracing::info!(target: "rampart::security", event_type = "login_success", user_id = user.id, "login");
+    token_pair(&state, &user, &session, refresh_token)
+}
+
+/// `POST /auth/refresh`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Refresh {
+    /// The refresh token from the last login or refresh.
+    pub refresh_token: String,
+}
+
+fn invalid_refresh() -> ApiError {
+    ApiError::Problem(Problem::new(StatusCode::UNAUTHORIZED).with_detail("The refresh token is not valid."))
+}
+
+/// Rotates a refresh token: the old one is spent, a new pair is issued.
+/// Presenting a spent token revokes its whole session.
+#[utoipa::path(post, path = "/api/v2/auth/refresh", tag = "auth",
+    request_body = Refresh,
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn refresh(State(state): State<AppState>, StrictJson(body): StrictJson<Refresh>) -> Result<Json<TokenPair>> {
+    let users = state.db.users();
+    let (next_token, next_hash) = new_refresh_token();
+    match users.rotate_refresh(&refresh_hash(&body.refresh_token), &next_hash, refresh_ttl(&state)).await? {
+        RefreshOutcome::Rotated { user_id, session_id } => {
+            let user = users.by_id(user_id).await?.ok_or_else(invalid_refresh)?;
+            tracing::info!(target: "rampart::security", event_type = "token_refresh", user_id, "token refreshed");
+            token_pair(&state, &user, &session_id, next_token)
+        }
+        RefreshOutcome::Reused { user_id } => {
+            tracing::warn!(
+                target: "rampart::security",
+                event_type = "security_violation",
+                user_id,
+                reason = "refresh_token_reuse",
+                "a spent refresh token was presented; its session is revoked"
+            );
+            Err(invalid_refresh())
+        }
+        RefreshOutcome::Invalid => Err(invalid_refresh()),
+    }
+}
+
+/// Ends the session: the access token and its refresh tokens stop working.
+#[utoipa::path(post, path = "/api/v2/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn logout(State(state): State<AppState>, auth: Auth) -> Result<StatusCode> {
+    if let Some(session) = &auth.principal.session {
+        state.db.users().revoke_session(session).await?;
+    }
+    tracing::info!(target: "rampart::security", event_type = "logout", user_id = auth.principal.subject, "logout");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /auth/password`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The current password.
+    pub current_password: String,
+    /// The new password (12–128 characters, hard to guess).
+    pub new_password: String,
+}
+
+/// Changes the password; every token issued before stops working.
+#[utoipa::path(post, path = "/api/v2/auth/password", tag = "auth", security(("bearer" = [])),
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong current password", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    auth: Auth,
+    StrictJson(body): StrictJson<PasswordChange>,
+) -> Result<StatusCode> {
+    let users = state.db.users();
+    let id: i64 = auth.principal.subject.parse().map_err(|_| login_failed())?;
+    let user = users.by_id(id).await?.ok_or_else(login_failed)?;
+    let new_password = Password::parse(&body.new_password, &[&user.username, &user.email])
+        .map_err(|m| Problem::validation(vec![rampart::problem::FieldError::new("new_password", m)]))?;
+    if !state.hasher.verify(body.current_password.into(), Some(&user.password_hash)).await {
+        return Err(Problem::new(StatusCode::FORBIDDEN).with_detail("The current password is incorrect.").into());
+    }
+    let hash = state
+        .hasher
+        .hash(new_password.into_secret())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    users.set_password(id, &hash).await?;
+    tracing::info!(target: "rampart::security", event_type = "password_change", user_id = id, "password changed");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,352 @@
+//! Users, sessions and refresh tokens.
+
+use sqlx::{FromRow, SqlitePool};
+
+use super::StoreError;
+use crate::domain::Role;
+
+/// A stored user. Never serialised: responses use their own views.
+#[derive(Debug, Clone, FromRow)]
+pub struct UserRow {
+    /// Id.
+    pub id: i64,
+    /// Username.
+    pub username: String,
+    /// Email.
+    pub email: String,
+    /// PHC string.
+    pub password_hash: String,
+    /// Role name.
+    pub role: String,
+    /// Sanitised bio.
+    pub bio: Option<String>,
+    /// Website.
+    pub website: Option<String>,
+    /// Full name.
+    pub full_name: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Postal address.
+    pub address: Option<String>,
+    /// Bumped to invalidate every token issued before.
+    pub token_version: i64,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Set once the account is erased.
+    pub erased_at: Option<String>,
+}
+
+impl UserRow {
+    /// The role; an unknown stored value reads as the least privileged.
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::User)
+    }
+}
+
+const USER_COLUMNS: &str = "id, username, email, password_hash, role, bio, website, full_name, phone, address, \
+                            token_version, created_at, erased_at";
+
+/// A new account.
+#[derive(Debug)]
+pub struct NewUser<'a> {
+    /// Username.
+    pub username: &'a str,
+    /// Email.
+    pub email: &'a str,
+    /// PHC string.
+    pub password_hash: &'a str,
+    /// Role.
+    pub role: Role,
+    /// Optional profile fields.
+    pub profile: Profile,
+}
+
+/// Profile fields that are optional; `None` leaves a field unset.
+#[derive(Debug, Default, Clone)]
+pub struct Profile {
+    /// Bio.
+    pub bio: Option<String>,
+    /// Website.
+    pub website: Option<String>,
+    /// Full name.
+    pub full_name: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Address.
+    pub address: Option<String>,
+}
+
+/// A partial update: the outer `Option` says whether the field was sent,
+/// the inner one whether it is cleared.
+#[derive(Debug, Default, Clone)]
+pub struct ProfileChanges {
+    /// New username.
+    pub username: Option<String>,
+    /// New email.
+    pub email: Option<String>,
+    /// Bio.
+    pub bio: Option<Option<String>>,
+    /// Website.
+    pub website: Option<Option<String>>,
+    /// Full name.
+    pub full_name: Option<Option<String>>,
+    /// Phone.
+    pub phone: Option<Option<String>>,
+    /// Address.
+    pub address: Option<Option<String>>,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// Spent now; a new token may be issued in the same session.
+    Rotated {
+        /// The user.
+        user_id: i64,
+        /// The session.
+        session_id: String,
+    },
+    /// Already spent: the session has been revoked.
+    Reused {
+        /// The user.
+        user_id: i64,
+    },
+    /// Unknown, expired, revoked, or the user is erased.
+    Invalid,
+}
+
+/// What a request's token must still match.
+#[derive(Debug, Clone, FromRow)]
+pub struct AuthState {
+    /// Current role.
+    pub role: String,
+    /// Current token version.
+    pub token_version: i64,
+    /// Whether the account is erased.
+    pub erased: bool,
+    /// Whether the session exists, belongs to the user and is not revoked.
+    pub session_live: bool,
+}
+
+/// The current time as RFC 3339 UTC.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Users, sessions and refresh tokens.
+#[derive(Debug, Clone)]
+pub struct Users {
+    pool: SqlitePool,
+}
+
+impl Users {
+    /// The repository over `pool`.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// Creates a user.
+    pub async fn insert(&self, user: &NewUser<'_>) -> Result<UserRow, StoreError> {
+        let sql = format!(
+            "INSERT INTO users (username, email, password_hash, role, bio, website, full_name, phone, address, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}"
+        );
+        sqlx::query_as::<_, UserRow>(&sql)
+            .bind(user.username)
+            .bind(user.email)
+            .bind(user.password_hash)
+            .bind(user.role.as_str())
+            .bind(&user.profile.bio)
+            .bind(&user.profile.website)
+            .bind(&user.profile.full_name)
+            .bind(&user.profile.phone)
+            .bind(&user.profile.address)
+            .bind(now_rfc3339())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::from_write)
+    }
+
+    /// A user by id.
+    pub async fn by_id(&self, id: i64) -> Result<Option<UserRow>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
+        Ok(sqlx::query_as::<_, UserRow>(&sql).bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    /// A user by username, case-insensitively.
+    pub async fn by_username(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower(?)");
+        Ok(sqlx::query_as::<_, UserRow>(&sql).bind(username).fetch_optional(&self.pool).await?)
+    }
+
+    /// Applies `changes` and returns the updated user (`None`: no such user).
+    pub async fn update_profile(&self, id: i64, changes: &ProfileChanges) -> Result<Option<UserRow>, StoreError> {
+        // Each column is either kept (flag 0) or replaced by the bound value.
+        let sql = format!(
+            "UPDATE users SET \
+               username  = CASE WHEN ? THEN ? ELSE username END, \
+               email     = CASE WHEN ? THEN ? ELSE email END, \
+               bio       = CASE WHEN ? THEN ? ELSE bio END, \
+               website   = CASE WHEN ? THEN ? ELSE website END, \
+               full_name = CASE WHEN ? THEN ? ELSE full_name END, \
+               phone     = CASE WHEN ? THEN ? ELSE phone END, \
+               address   = CASE WHEN ? THEN ? ELSE address END \
+             WHERE id = ? AND erased_at IS NULL RETURNING {USER_COLUMNS}"
+        );
+        sqlx::query_as::<_, UserRow>(&sql)
+            .bind(changes.username.is_some())
+            .bind(&changes.username)
+            .bind(changes.email.is_some())
+            .bind(&changes.email)
+            .bind(changes.bio.is_some())
+            .bind(changes.bio.clone().flatten())
+            .bind(changes.website.is_some())
+            .bind(changes.website.clone().flatten())
+            .bind(changes.full_name.is_some())
+            .bind(changes.full_name.clone().flatten())
+            .bind(changes.phone.is_some())
+            .bind(changes.phone.clone().flatten())
+            .bind(changes.address.is_some())
+            .bind(changes.address.clone().flatten())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::from_write)
+    }
+
+    /// Deletes a user and, by cascade, its sessions. False when absent.
+    pub async fn delete(&self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM users WHERE id = ?").bind(id).execute(&self.pool).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Sets the role and returns the user and its previous role.
+    pub async fn set_role(&self, id: i64, role: Role) -> Result<Option<(UserRow, Role)>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let before: Option<(String,)> = sqlx::query_as("SELECT role FROM users WHERE id = ? AND erased_at IS NULL")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((before,)) = before else {
+            return Ok(None);
+        };
+        let sql = format!("UPDATE users SET role = ? WHERE id = ? RETURNING {USER_COLUMNS}");
+        let row = sqlx::query_as::<_, UserRow>(&sql).bind(role.as_str()).bind(id).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Some((row, Role::parse(&before).unwrap_or(Role::User))))
+    }
+
+    /// Replaces the password hash, bumps the token version and revokes
+    /// every session: all tokens issued before stop working.
+    pub async fn set_password(&self, id: i64, password_hash: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE id = ?")
+            .bind(password_hash)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
+            .bind(now_rfc3339())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Opens a session with its first refresh token (stored as a hash).
+    pub async fn create_session(&self, user_id: i64, token_hash: &str, ttl_secs: i64) -> Result<String, StoreError> {
+        let session_id = uuid::Uuid::new_v4().to_string();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)")
+            .bind(&session_id)
+            .bind(user_id)
+            .bind(now_rfc3339())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES (?, ?, ?)")
+            .bind(token_hash)
+            .bind(&session_id)
+            .bind(unix_now().saturating_add(ttl_secs))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(session_id)
+    }
+
+    /// Spends a refresh token and, when it was live, stores its successor
+    /// in the same transaction. A spent token revokes its session.
+    pub async fn rotate_refresh(&self, token_hash: &str, next_hash: &str, ttl_secs: i64) -> Result<RefreshOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let found: Option<(String, i64, Option<String>, Option<String>, i64, Option<String>)> = sqlx::query_as(
+            "SELECT s.id, s.user_id, s.revoked_at, t.spent_at, t.expires_at, u.erased_at \
+             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id \
+             WHERE t.token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((session_id, user_id, revoked_at, spent_at, expires_at, erased_at)) = found else {
+            return Ok(RefreshOutcome::Invalid);
+        };
+        if spent_at.is_some() {
+            sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(now_rfc3339())
+                .bind(&session_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(RefreshOutcome::Reused { user_id });
+        }
+        if revoked_at.is_some() || erased_at.is_some() || expires_at <= unix_now() {
+            return Ok(RefreshOutcome::Invalid);
+        }
+        // The guard on spent_at makes a concurrent second use lose the race.
+        let spent = sqlx::query("UPDATE refresh_tokens SET spent_at = ? WHERE token_hash = ? AND spent_at IS NULL")
+            .bind(now_rfc3339())
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await?;
+        if spent.rows_affected() != 1 {
+            return Ok(RefreshOutcome::Invalid);
+        }
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES (?, ?, ?)")
+            .bind(next_hash)
+            .bind(&session_id)
+            .bind(unix_now().saturating_add(ttl_secs))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(RefreshOutcome::Rotated { user_id, session_id })
+    }
+
+    /// Revokes one session (logout).
+    pub async fn revoke_session(&self, session_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            .bind(now_rfc3339())
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// What a token for `user_id` in `session_id` must still match.
+    pub async fn auth_state(&self, user_id: i64, session_id: &str) -> Result<Option<AuthState>, StoreError> {
+        Ok(sqlx::query_as::<_, AuthState>(
+            "SELECT u.role, u.token_version, u.erased_at IS NOT NULL AS erased, \
+               EXISTS (SELECT 1 FROM sessions s WHERE s.id = ? AND s.user_id = u.id AND s.revoked_at IS NULL) AS session_live \
+             FROM users u WHERE u.id = ?",
+        )
+        .bind(session_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+}
