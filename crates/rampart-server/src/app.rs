@@ -57,7 +57,9 @@ pub fn api_routes(settings: &Settings) -> Router<AppState> {
         .route("/api/v2/users/me", get(users::me))
         .route(
             "/api/v2/users/{id}",
-            get(users::get_user).patch(users::patch_user).delete(users::delete_user),
+            get(users::get_user)
+                .patch(users::patch_user)
+                .delete(users::delete_user),
         )
         .route("/api/v2/admin/users/{id}/role", put(users::set_role));
     if settings.debug {

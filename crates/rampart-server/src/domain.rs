@@ -54,7 +54,9 @@ impl Email {
 }
 
 /// The roles of SPEC §3.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// The default.
@@ -71,7 +73,13 @@ pub enum Role {
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 5] = [Role::User, Role::Clinician, Role::Billing, Role::Auditor, Role::Admin];
+    pub const ALL: [Role; 5] = [
+        Role::User,
+        Role::Clinician,
+        Role::Billing,
+        Role::Auditor,
+        Role::Admin,
+    ];
 
     /// The stored name.
     pub fn as_str(&self) -> &'static str {
@@ -151,7 +159,9 @@ pub fn parse_text(s: &str, max: usize) -> Result<String, String> {
 
 /// Digits, spaces and `+ ( ) - .`, at most 32 characters.
 pub fn parse_phone(s: &str) -> Result<String, &'static str> {
-    let ok = s.len() <= 32 && s.bytes().all(|b| b.is_ascii_digit() || b" +()-.".contains(&b));
+    let ok = s.len() <= 32
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || b" +()-.".contains(&b));
     if !ok || !s.bytes().any(|b| b.is_ascii_digit()) {
         return Err("must be a phone number (digits, spaces, + ( ) - .)");
     }

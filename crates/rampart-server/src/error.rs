@@ -9,9 +9,10 @@ use crate::store::StoreError;
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// A client error, already shaped as a problem (4xx).
+    /// A client error, already shaped as a problem (4xx); boxed so every
+    /// `Result` in the handlers stays small.
     #[error(transparent)]
-    Problem(#[from] Problem),
+    Problem(Box<Problem>),
     /// 409: a unique value (named) is taken.
     #[error("{0} is already taken")]
     Conflict(&'static str),
@@ -26,6 +27,18 @@ pub enum ApiError {
 
 /// `Result` with [`ApiError`].
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+impl From<Problem> for ApiError {
+    fn from(p: Problem) -> Self {
+        Self::Problem(Box::new(p))
+    }
+}
+
+impl From<rampart::authz::Refused> for ApiError {
+    fn from(r: rampart::authz::Refused) -> Self {
+        Problem::from(r).into()
+    }
+}
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
@@ -46,18 +59,23 @@ impl IntoResponse for ApiError {
         match self {
             Self::Problem(p) => {
                 let unauthorized = p.status() == StatusCode::UNAUTHORIZED;
-                let mut response = p.into_response();
+                let mut response = (*p).into_response();
                 if unauthorized {
                     // Every 401 names the scheme (RFC 6750).
-                    response
-                        .headers_mut()
-                        .insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+                    response.headers_mut().insert(
+                        http::header::WWW_AUTHENTICATE,
+                        http::HeaderValue::from_static("Bearer"),
+                    );
                 }
                 response
             }
-            Self::Conflict(field) => Problem::typed(StatusCode::CONFLICT, "urn:rampart:problem:conflict", "Conflict")
-                .with_detail(format!("This {field} is already taken."))
-                .into_response(),
+            Self::Conflict(field) => Problem::typed(
+                StatusCode::CONFLICT,
+                "urn:rampart:problem:conflict",
+                "Conflict",
+            )
+            .with_detail(format!("This {field} is already taken."))
+            .into_response(),
             Self::Store(e) => internal(e.to_string()),
             Self::Internal(e) => internal(e),
         }

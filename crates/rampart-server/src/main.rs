@@ -4,11 +4,16 @@
 use std::{io::Write as _, process::ExitCode};
 
 use clap::{Parser, Subcommand};
+use rampart::password::PasswordHasher;
 use rampart_server::{
     checks,
     config::{ConfigError, Environment, Settings, Source},
+    domain::{Email, Password, Role, Username},
     openapi, server,
-    store::Database,
+    store::{
+        Database,
+        users::{NewUser, Profile},
+    },
     telemetry,
 };
 
@@ -31,6 +36,41 @@ enum Command {
     Check,
     /// Print the OpenAPI 3.1 document as JSON on stdout.
     Openapi,
+    /// Administrator accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// User accounts.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an administrator; the password is read from standard input.
+    Create {
+        /// Username (3–50 of A-Z a-z 0-9 _).
+        #[arg(long)]
+        username: String,
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required: never pass it as an argument).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Set a user's role (user, clinician, billing, auditor, admin).
+    SetRole {
+        /// Username.
+        #[arg(long)]
+        username: String,
+        /// The new role.
+        #[arg(long)]
+        role: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -41,6 +81,12 @@ fn main() -> ExitCode {
         Command::Check => check(),
         Command::Migrate => run_async(migrate()),
         Command::Serve => run_async(serve()),
+        Command::Admin(AdminCommand::Create {
+            username, email, ..
+        }) => run_async(admin_create(username, email)),
+        Command::Users(UsersCommand::SetRole { username, role }) => {
+            run_async(set_role(username, role))
+        }
     }
 }
 
@@ -160,4 +206,106 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+async fn open_database() -> Result<Database, ExitCode> {
+    let settings = load().map_err(fail)?;
+    let db = Database::connect(&settings).await.map_err(fail)?;
+    db.migrate().await.map_err(fail)?;
+    Ok(db)
+}
+
+async fn admin_create(username: String, email: String) -> ExitCode {
+    let mut password = String::new();
+    if std::io::stdin().read_line(&mut password).is_err() {
+        return fail("cannot read the password from standard input");
+    }
+    let password = password.trim_end_matches(['\r', '\n']);
+    let (username, email, password) = match (
+        Username::parse(&username),
+        Email::parse(&email),
+        Password::parse(password, &[&username, &email]),
+    ) {
+        (Ok(u), Ok(e), Ok(p)) => (u, e, p),
+        (u, e, p) => {
+            let problems: Vec<String> = [
+                u.err().map(|m| format!("username {m}")),
+                e.err().map(|m| format!("email {m}")),
+                p.err().map(|m| format!("password {m}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            return fail(problems.join("; "));
+        }
+    };
+    let db = match open_database().await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    let hasher = PasswordHasher::new(1);
+    let hash = match hasher.hash(password.into_secret()).await {
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    let result = db
+        .users()
+        .insert(&NewUser {
+            username: username.as_str(),
+            email: email.as_str(),
+            password_hash: &hash,
+            role: Role::Admin,
+            profile: Profile::default(),
+        })
+        .await;
+    db.close().await;
+    match result {
+        Ok(user) => {
+            tracing::info!(target: "rampart::security", event_type = "permission_change", user_id = user.id, role = "admin", "administrator created");
+            let _ = writeln!(
+                std::io::stdout(),
+                "created administrator {} (id {})",
+                user.username,
+                user.id
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+async fn set_role(username: String, role: String) -> ExitCode {
+    let role = match Role::parse(&role) {
+        Ok(r) => r,
+        Err(m) => return fail(format!("role {m}")),
+    };
+    let db = match open_database().await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    let users = db.users();
+    let result = match users.by_username(&username).await {
+        Ok(Some(user)) => users.set_role(user.id, role).await,
+        Ok(None) => {
+            db.close().await;
+            return fail(format!("no user named {username}"));
+        }
+        Err(e) => Err(e),
+    };
+    db.close().await;
+    match result {
+        Ok(Some((user, before))) => {
+            tracing::info!(target: "rampart::security", event_type = "permission_change", user_id = user.id, from = before.as_str(), to = role.as_str(), "role changed from the command line");
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}: {} -> {}",
+                user.username,
+                before,
+                role
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(None) => fail(format!("no user named {username}")),
+        Err(e) => fail(e),
+    }
 }

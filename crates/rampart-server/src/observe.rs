@@ -126,7 +126,10 @@ where
             let request_id = this.request_id.as_ref().map_or("", RequestId::as_str);
             let latency_ms = elapsed.as_secs_f64() * 1000.0;
             if status.is_server_error() {
-                let error = response.extensions().get::<InternalError>().map(|e| e.0.as_str());
+                let error = response
+                    .extensions()
+                    .get::<InternalError>()
+                    .map(|e| e.0.as_str());
                 tracing::error!(target: "rampart::access", request_id, method, route, status = status.as_u16(), latency_ms, error, "request");
             } else {
                 tracing::info!(target: "rampart::access", request_id, method, route, status = status.as_u16(), latency_ms, "request");

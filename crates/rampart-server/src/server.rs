@@ -159,11 +159,18 @@ pub fn jwt_service(settings: &Settings) -> Result<JwtService, StartError> {
         .ok_or(StartError::SecretKey("no secret key is configured"))?;
     let ring = KeyRing::hs256(key.expose_secret().as_bytes())
         .map_err(|_| StartError::SecretKey("the secret key is shorter than 32 bytes"))?;
-    Ok(JwtService::new(ring, "rampart", "rampart-api", settings.access_token_ttl))
+    Ok(JwtService::new(
+        ring,
+        "rampart",
+        "rampart-api",
+        settings.access_token_ttl,
+    ))
 }
 
 /// At most one argon2 hash per core at a time: a login flood then queues
 /// for hashing instead of taking every blocking thread.
 pub fn hashing_concurrency() -> usize {
-    std::thread::available_parallelism().map(usize::from).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
 }

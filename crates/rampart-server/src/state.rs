@@ -36,7 +36,10 @@ impl Authenticator for AppState {
             tracing::debug!(reason = %e, "token refused");
             AuthRejection::InvalidToken
         })?;
-        let user_id: i64 = claims.sub.parse().map_err(|_| AuthRejection::InvalidToken)?;
+        let user_id: i64 = claims
+            .sub
+            .parse()
+            .map_err(|_| AuthRejection::InvalidToken)?;
         let session = claims.sid.ok_or(AuthRejection::InvalidToken)?;
         let state = self
             .db

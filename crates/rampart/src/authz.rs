@@ -36,7 +36,7 @@
 //!     }
 //! }
 //!
-//! async fn admin_only(auth: Authenticated<Auth>) -> Result<&'static str, rampart::problem::Problem> {
+//! async fn admin_only(auth: Authenticated<Auth>) -> Result<&'static str, rampart::authz::Refused> {
 //!     auth.require_role(&[Role::Admin])?;
 //!     Ok("hello, admin")
 //! }
@@ -137,6 +137,43 @@ impl RefusalKind {
     }
 }
 
+/// A refused request as returned by the guards: 403, or 404 for another
+/// user's object. Converts into a [`Problem`]; small, so `?` stays cheap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("refused ({})", kind.as_str())]
+pub struct Refused {
+    kind: RefusalKind,
+}
+
+impl Refused {
+    /// The check that refused.
+    pub fn kind(&self) -> RefusalKind {
+        self.kind
+    }
+
+    /// 404 for [`RefusalKind::NotOwner`], else 403.
+    pub fn status(&self) -> StatusCode {
+        match self.kind {
+            RefusalKind::NotOwner => StatusCode::NOT_FOUND,
+            RefusalKind::Role | RefusalKind::OtherUser => StatusCode::FORBIDDEN,
+        }
+    }
+}
+
+impl From<Refused> for Problem {
+    fn from(r: Refused) -> Self {
+        Problem::new(r.status())
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let mut response = Problem::from(self).into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
 /// A refused request, as reported to [`Authenticator::on_refusal`].
 #[derive(Debug, Clone)]
 pub struct Refusal<'a> {
@@ -191,7 +228,7 @@ pub struct Authenticated<A: Authenticator> {
 }
 
 impl<A: Authenticator> Authenticated<A> {
-    fn refuse(&self, kind: RefusalKind) {
+    fn refuse(&self, kind: RefusalKind) -> Refused {
         self.authenticator.on_refusal(
             &self.principal,
             &Refusal {
@@ -201,33 +238,31 @@ impl<A: Authenticator> Authenticated<A> {
                 path: &self.path,
             },
         );
+        Refused { kind }
     }
 
     /// 403 unless the caller has one of `roles`.
-    pub fn require_role(&self, roles: &[A::Role]) -> Result<(), Problem> {
+    pub fn require_role(&self, roles: &[A::Role]) -> Result<(), Refused> {
         if roles.contains(&self.principal.role) {
             return Ok(());
         }
-        self.refuse(RefusalKind::Role);
-        Err(Problem::new(StatusCode::FORBIDDEN))
+        Err(self.refuse(RefusalKind::Role))
     }
 
     /// 403 unless the caller is `subject` or has one of `roles`.
-    pub fn require_self_or_role(&self, subject: &str, roles: &[A::Role]) -> Result<(), Problem> {
+    pub fn require_self_or_role(&self, subject: &str, roles: &[A::Role]) -> Result<(), Refused> {
         if self.principal.subject == subject || roles.contains(&self.principal.role) {
             return Ok(());
         }
-        self.refuse(RefusalKind::OtherUser);
-        Err(Problem::new(StatusCode::FORBIDDEN))
+        Err(self.refuse(RefusalKind::OtherUser))
     }
 
     /// 404 unless the caller owns the object or has one of `roles`.
-    pub fn require_owner_or_role(&self, owner: &str, roles: &[A::Role]) -> Result<(), Problem> {
+    pub fn require_owner_or_role(&self, owner: &str, roles: &[A::Role]) -> Result<(), Refused> {
         if self.principal.subject == owner || roles.contains(&self.principal.role) {
             return Ok(());
         }
-        self.refuse(RefusalKind::NotOwner);
-        Err(Problem::new(StatusCode::NOT_FOUND))
+        Err(self.refuse(RefusalKind::NotOwner))
     }
 
     /// True when the caller is `subject`.

@@ -375,8 +375,11 @@ mod tests {
     }
 
     fn invalid(body: &str) -> Vec<FieldError> {
-        let parsed = parse_json::<Item>(body.as_bytes())
-            .and_then(|item| item.validate().map(|()| item).map_err(StrictJsonRejection::Invalid));
+        let parsed = parse_json::<Item>(body.as_bytes()).and_then(|item| {
+            item.validate()
+                .map(|()| item)
+                .map_err(StrictJsonRejection::Invalid)
+        });
         match parsed {
             Err(StrictJsonRejection::Invalid(errors)) => errors,
             other => panic!("expected 422 for {body}, got {other:?}"),

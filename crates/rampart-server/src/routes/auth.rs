@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{Email, Errors, Password, Role, Username, parse_bio, parse_phone, parse_text, parse_website},
+    domain::{
+        Email, Errors, Password, Role, Username, parse_bio, parse_phone, parse_text, parse_website,
+    },
     error::{ApiError, Result},
     routes::users::SelfUser,
     state::{AppState, Auth},
@@ -57,10 +59,15 @@ impl TryFrom<Register> for Registration {
         let mut e = Errors::default();
         let username = e.check("username", Username::parse(&r.username));
         let email = e.check("email", Email::parse(&r.email));
-        let password = e.check("password", Password::parse(&r.password, &[&r.username, &r.email]));
+        let password = e.check(
+            "password",
+            Password::parse(&r.password, &[&r.username, &r.email]),
+        );
         let bio = r.bio.map(|b| e.check("bio", parse_bio(&b)));
         let website = r.website.map(|w| e.check("website", parse_website(&w)));
-        let full_name = r.full_name.map(|n| e.check("full_name", parse_text(&n, 100)));
+        let full_name = r
+            .full_name
+            .map(|n| e.check("full_name", parse_text(&n, 100)));
         let phone = r.phone.map(|p| e.check("phone", parse_phone(&p)));
         let address = r.address.map(|a| e.check("address", parse_text(&a, 200)));
         e.finish(|| {
@@ -91,7 +98,10 @@ impl TryFrom<Register> for Registration {
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn register(State(state): State<AppState>, StrictJson(body): StrictJson<Register>) -> Result<Response> {
+pub async fn register(
+    State(state): State<AppState>,
+    StrictJson(body): StrictJson<Register>,
+) -> Result<Response> {
     let reg = Registration::try_from(body).map_err(Problem::validation)?;
     let hash = state
         .hasher
@@ -143,7 +153,10 @@ pub struct TokenPair {
 
 /// The one answer to every failed login, whatever failed.
 fn login_failed() -> ApiError {
-    ApiError::Problem(Problem::new(StatusCode::UNAUTHORIZED).with_detail("The username or password is incorrect."))
+    ApiError::from(
+        Problem::new(StatusCode::UNAUTHORIZED)
+            .with_detail("The username or password is incorrect."),
+    )
 }
 
 fn new_refresh_token() -> (String, String) {
@@ -164,10 +177,19 @@ fn refresh_ttl(state: &AppState) -> i64 {
     i64::try_from(state.settings.refresh_token_ttl.as_secs()).unwrap_or(i64::MAX)
 }
 
-fn token_pair(state: &AppState, user: &UserRow, session_id: &str, refresh_token: String) -> Result<Json<TokenPair>> {
+fn token_pair(
+    state: &AppState,
+    user: &UserRow,
+    session_id: &str,
+    refresh_token: String,
+) -> Result<Json<TokenPair>> {
     let issued = state
         .jwt
-        .issue(&user.id.to_string(), Some(session_id), Some(user.token_version))
+        .issue(
+            &user.id.to_string(),
+            Some(session_id),
+            Some(user.token_version),
+        )
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(TokenPair {
         access_token: issued.token,
@@ -188,19 +210,30 @@ fn token_pair(state: &AppState, user: &UserRow, session_id: &str, refresh_token:
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn login(State(state): State<AppState>, StrictJson(body): StrictJson<Login>) -> Result<Json<TokenPair>> {
+pub async fn login(
+    State(state): State<AppState>,
+    StrictJson(body): StrictJson<Login>,
+) -> Result<Json<TokenPair>> {
     let users = state.db.users();
-    let user = users.by_username(&body.username).await?.filter(|u| u.erased_at.is_none());
+    let user = users
+        .by_username(&body.username)
+        .await?
+        .filter(|u| u.erased_at.is_none());
     let ok = state
         .hasher
-        .verify(body.password.into(), user.as_ref().map(|u| u.password_hash.as_str()))
+        .verify(
+            body.password.into(),
+            user.as_ref().map(|u| u.password_hash.as_str()),
+        )
         .await;
     let Some(user) = user.filter(|_| ok) else {
         tracing::info!(target: "rampart::security", event_type = "login_failure", username = body.username, "login failed");
         return Err(login_failed());
     };
     let (refresh_token, hash) = new_refresh_token();
-    let session = users.create_session(user.id, &hash, refresh_ttl(&state)).await?;
+    let session = users
+        .create_session(user.id, &hash, refresh_ttl(&state))
+        .await?;
     tracing::info!(target: "rampart::security", event_type = "login_success", user_id = user.id, "login");
     token_pair(&state, &user, &session, refresh_token)
 }
@@ -214,7 +247,9 @@ pub struct Refresh {
 }
 
 fn invalid_refresh() -> ApiError {
-    ApiError::Problem(Problem::new(StatusCode::UNAUTHORIZED).with_detail("The refresh token is not valid."))
+    ApiError::from(
+        Problem::new(StatusCode::UNAUTHORIZED).with_detail("The refresh token is not valid."),
+    )
 }
 
 /// Rotates a refresh token: the old one is spent, a new pair is issued.
@@ -228,11 +263,24 @@ fn invalid_refresh() -> ApiError {
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn refresh(State(state): State<AppState>, StrictJson(body): StrictJson<Refresh>) -> Result<Json<TokenPair>> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    StrictJson(body): StrictJson<Refresh>,
+) -> Result<Json<TokenPair>> {
     let users = state.db.users();
     let (next_token, next_hash) = new_refresh_token();
-    match users.rotate_refresh(&refresh_hash(&body.refresh_token), &next_hash, refresh_ttl(&state)).await? {
-        RefreshOutcome::Rotated { user_id, session_id } => {
+    match users
+        .rotate_refresh(
+            &refresh_hash(&body.refresh_token),
+            &next_hash,
+            refresh_ttl(&state),
+        )
+        .await?
+    {
+        RefreshOutcome::Rotated {
+            user_id,
+            session_id,
+        } => {
             let user = users.by_id(user_id).await?.ok_or_else(invalid_refresh)?;
             tracing::info!(target: "rampart::security", event_type = "token_refresh", user_id, "token refreshed");
             token_pair(&state, &user, &session_id, next_token)
@@ -295,9 +343,17 @@ pub async fn change_password(
     let id: i64 = auth.principal.subject.parse().map_err(|_| login_failed())?;
     let user = users.by_id(id).await?.ok_or_else(login_failed)?;
     let new_password = Password::parse(&body.new_password, &[&user.username, &user.email])
-        .map_err(|m| Problem::validation(vec![rampart::problem::FieldError::new("new_password", m)]))?;
-    if !state.hasher.verify(body.current_password.into(), Some(&user.password_hash)).await {
-        return Err(Problem::new(StatusCode::FORBIDDEN).with_detail("The current password is incorrect.").into());
+        .map_err(|m| {
+            Problem::validation(vec![rampart::problem::FieldError::new("new_password", m)])
+        })?;
+    if !state
+        .hasher
+        .verify(body.current_password.into(), Some(&user.password_hash))
+        .await
+    {
+        return Err(Problem::new(StatusCode::FORBIDDEN)
+            .with_detail("The current password is incorrect.")
+            .into());
     }
     let hash = state
         .hasher

@@ -1,11 +1,6 @@
 //! `/api/v2/users…` and `/api/v2/admin/users/{id}/role`.
 
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-    response::IntoResponse,
-};
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use rampart::{
     input::{Path, Query, StrictJson},
     problem::{FieldError, Problem},
@@ -122,7 +117,11 @@ pub async fn me(State(state): State<AppState>, auth: Auth) -> Result<Json<SelfUs
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_user(State(state): State<AppState>, auth: Auth, Path(id): Path<i64>) -> Result<axum::response::Response> {
+pub async fn get_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+) -> Result<axum::response::Response> {
     let user = load(&state, id).await?;
     if auth.is(&id.to_string()) || auth.principal.role == Role::Admin {
         Ok(Json(SelfUser::from(&user)).into_response())
@@ -151,7 +150,11 @@ pub struct UserQuery {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn find_users(State(state): State<AppState>, _auth: Auth, Query(q): Query<UserQuery>) -> Result<Json<UserPage>> {
+pub async fn find_users(
+    State(state): State<AppState>,
+    _auth: Auth,
+    Query(q): Query<UserQuery>,
+) -> Result<Json<UserPage>> {
     let mut errors = Vec::new();
     if q.limit.is_some_and(|l| !(1..=100).contains(&l)) {
         errors.push(FieldError::new("limit", "must be between 1 and 100"));
@@ -165,7 +168,11 @@ pub async fn find_users(State(state): State<AppState>, _auth: Auth, Query(q): Qu
     }
     let found = state.db.users().by_username(&q.username).await?;
     Ok(Json(UserPage {
-        items: found.iter().filter(|u| u.erased_at.is_none()).map(PublicUser::from).collect(),
+        items: found
+            .iter()
+            .filter(|u| u.erased_at.is_none())
+            .map(PublicUser::from)
+            .collect(),
         next_cursor: None,
     }))
 }
@@ -231,17 +238,36 @@ impl TryFrom<PatchUser> for ProfileChanges {
 
     fn try_from(p: PatchUser) -> std::result::Result<Self, Self::Error> {
         let mut errors = Errors::default();
-        let required = |errors: &mut Errors, field: &str, v: Option<Option<String>>, parse: &dyn Fn(&str) -> std::result::Result<String, &'static str>| match v {
-            None => None,
-            Some(None) => errors.check::<String, _>(field, Err("must not be null")).map(Some),
-            Some(Some(v)) => errors.check(field, parse(&v)).map(Some),
-        };
-        let username = required(&mut errors, "username", p.username, &|s| Username::parse(s).map(|u| u.as_str().to_owned()));
-        let email = required(&mut errors, "email", p.email, &|s| Email::parse(s).map(|e| e.as_str().to_owned()));
-        let bio = optional(&mut errors, "bio", p.bio, |s| parse_bio(s).map_err(str::to_owned));
-        let website = optional(&mut errors, "website", p.website, |s| parse_website(s).map_err(str::to_owned));
-        let full_name = optional(&mut errors, "full_name", p.full_name, |s| parse_text(s, 100));
-        let phone = optional(&mut errors, "phone", p.phone, |s| parse_phone(s).map_err(str::to_owned));
+        let required =
+            |errors: &mut Errors,
+             field: &str,
+             v: Option<Option<String>>,
+             parse: &dyn Fn(&str) -> std::result::Result<String, &'static str>| match v
+            {
+                None => None,
+                Some(None) => errors
+                    .check::<String, _>(field, Err("must not be null"))
+                    .map(Some),
+                Some(Some(v)) => errors.check(field, parse(&v)).map(Some),
+            };
+        let username = required(&mut errors, "username", p.username, &|s| {
+            Username::parse(s).map(|u| u.as_str().to_owned())
+        });
+        let email = required(&mut errors, "email", p.email, &|s| {
+            Email::parse(s).map(|e| e.as_str().to_owned())
+        });
+        let bio = optional(&mut errors, "bio", p.bio, |s| {
+            parse_bio(s).map_err(str::to_owned)
+        });
+        let website = optional(&mut errors, "website", p.website, |s| {
+            parse_website(s).map_err(str::to_owned)
+        });
+        let full_name = optional(&mut errors, "full_name", p.full_name, |s| {
+            parse_text(s, 100)
+        });
+        let phone = optional(&mut errors, "phone", p.phone, |s| {
+            parse_phone(s).map_err(str::to_owned)
+        });
         let address = optional(&mut errors, "address", p.address, |s| parse_text(s, 200));
         errors.finish(|| {
             Some(ProfileChanges {
@@ -279,7 +305,12 @@ pub async fn patch_user(
 ) -> Result<Json<SelfUser>> {
     auth.require_self_or_role(&id.to_string(), &[Role::Admin])?;
     let changes = ProfileChanges::try_from(body).map_err(Problem::validation)?;
-    let user = state.db.users().update_profile(id, &changes).await?.ok_or_else(not_found)?;
+    let user = state
+        .db
+        .users()
+        .update_profile(id, &changes)
+        .await?
+        .ok_or_else(not_found)?;
     tracing::info!(target: "rampart::security", event_type = "data_modification", user_id = auth.principal.subject, target_user = id, "profile updated");
     Ok(Json(SelfUser::from(&user)))
 }
@@ -294,10 +325,16 @@ pub async fn patch_user(
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn delete_user(State(state): State<AppState>, auth: Auth, Path(id): Path<i64>) -> Result<StatusCode> {
+pub async fn delete_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+) -> Result<StatusCode> {
     auth.require_role(&[Role::Admin])?;
     if auth.is(&id.to_string()) {
-        return Err(Problem::new(StatusCode::BAD_REQUEST).with_detail("You cannot delete your own account here.").into());
+        return Err(Problem::new(StatusCode::BAD_REQUEST)
+            .with_detail("You cannot delete your own account here.")
+            .into());
     }
     if !state.db.users().delete(id).await? {
         return Err(not_found().into());
@@ -335,9 +372,16 @@ pub async fn set_role(
     auth.require_role(&[Role::Admin])?;
     if auth.is(&id.to_string()) {
         // The last admin demoting itself would lock everyone out.
-        return Err(Problem::new(StatusCode::BAD_REQUEST).with_detail("You cannot change your own role.").into());
+        return Err(Problem::new(StatusCode::BAD_REQUEST)
+            .with_detail("You cannot change your own role.")
+            .into());
     }
-    let (user, before) = state.db.users().set_role(id, body.role).await?.ok_or_else(not_found)?;
+    let (user, before) = state
+        .db
+        .users()
+        .set_role(id, body.role)
+        .await?
+        .ok_or_else(not_found)?;
     tracing::info!(
         target: "rampart::security",
         event_type = "permission_change",

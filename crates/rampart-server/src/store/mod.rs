@@ -41,7 +41,10 @@ impl StoreError {
     pub fn from_write(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &e {
             if db.is_unique_violation() {
-                let name = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
+                let name = db
+                    .constraint()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| db.message().to_owned());
                 if name.contains("users_username_key") {
                     return Self::Conflict("username");
                 }

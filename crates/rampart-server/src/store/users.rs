@@ -115,6 +115,16 @@ pub enum RefreshOutcome {
     Invalid,
 }
 
+#[derive(FromRow)]
+struct RefreshRow {
+    session_id: String,
+    user_id: i64,
+    revoked_at: Option<String>,
+    spent_at: Option<String>,
+    expires_at: i64,
+    erased_at: Option<String>,
+}
+
 /// What a request's token must still match.
 #[derive(Debug, Clone, FromRow)]
 pub struct AuthState {
@@ -177,17 +187,27 @@ impl Users {
     /// A user by id.
     pub async fn by_id(&self, id: i64) -> Result<Option<UserRow>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
-        Ok(sqlx::query_as::<_, UserRow>(&sql).bind(id).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_as::<_, UserRow>(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// A user by username, case-insensitively.
     pub async fn by_username(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower(?)");
-        Ok(sqlx::query_as::<_, UserRow>(&sql).bind(username).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_as::<_, UserRow>(&sql)
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Applies `changes` and returns the updated user (`None`: no such user).
-    pub async fn update_profile(&self, id: i64, changes: &ProfileChanges) -> Result<Option<UserRow>, StoreError> {
+    pub async fn update_profile(
+        &self,
+        id: i64,
+        changes: &ProfileChanges,
+    ) -> Result<Option<UserRow>, StoreError> {
         // Each column is either kept (flag 0) or replaced by the bound value.
         let sql = format!(
             "UPDATE users SET \
@@ -223,22 +243,34 @@ impl Users {
 
     /// Deletes a user and, by cascade, its sessions. False when absent.
     pub async fn delete(&self, id: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM users WHERE id = ?").bind(id).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Sets the role and returns the user and its previous role.
-    pub async fn set_role(&self, id: i64, role: Role) -> Result<Option<(UserRow, Role)>, StoreError> {
+    pub async fn set_role(
+        &self,
+        id: i64,
+        role: Role,
+    ) -> Result<Option<(UserRow, Role)>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let before: Option<(String,)> = sqlx::query_as("SELECT role FROM users WHERE id = ? AND erased_at IS NULL")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let before: Option<(String,)> =
+            sqlx::query_as("SELECT role FROM users WHERE id = ? AND erased_at IS NULL")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
         let Some((before,)) = before else {
             return Ok(None);
         };
         let sql = format!("UPDATE users SET role = ? WHERE id = ? RETURNING {USER_COLUMNS}");
-        let row = sqlx::query_as::<_, UserRow>(&sql).bind(role.as_str()).bind(id).fetch_one(&mut *tx).await?;
+        let row = sqlx::query_as::<_, UserRow>(&sql)
+            .bind(role.as_str())
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(Some((row, Role::parse(&before).unwrap_or(Role::User))))
     }
@@ -247,11 +279,13 @@ impl Users {
     /// every session: all tokens issued before stop working.
     pub async fn set_password(&self, id: i64, password_hash: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE id = ?")
-            .bind(password_hash)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE id = ?",
+        )
+        .bind(password_hash)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
             .bind(now_rfc3339())
             .bind(id)
@@ -262,7 +296,12 @@ impl Users {
     }
 
     /// Opens a session with its first refresh token (stored as a hash).
-    pub async fn create_session(&self, user_id: i64, token_hash: &str, ttl_secs: i64) -> Result<String, StoreError> {
+    pub async fn create_session(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        ttl_secs: i64,
+    ) -> Result<String, StoreError> {
         let session_id = uuid::Uuid::new_v4().to_string();
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)")
@@ -271,29 +310,44 @@ impl Users {
             .bind(now_rfc3339())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES (?, ?, ?)")
-            .bind(token_hash)
-            .bind(&session_id)
-            .bind(unix_now().saturating_add(ttl_secs))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES (?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(&session_id)
+        .bind(unix_now().saturating_add(ttl_secs))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(session_id)
     }
 
     /// Spends a refresh token and, when it was live, stores its successor
     /// in the same transaction. A spent token revokes its session.
-    pub async fn rotate_refresh(&self, token_hash: &str, next_hash: &str, ttl_secs: i64) -> Result<RefreshOutcome, StoreError> {
+    pub async fn rotate_refresh(
+        &self,
+        token_hash: &str,
+        next_hash: &str,
+        ttl_secs: i64,
+    ) -> Result<RefreshOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let found: Option<(String, i64, Option<String>, Option<String>, i64, Option<String>)> = sqlx::query_as(
-            "SELECT s.id, s.user_id, s.revoked_at, t.spent_at, t.expires_at, u.erased_at \
+        let found = sqlx::query_as::<_, RefreshRow>(
+            "SELECT s.id AS session_id, s.user_id, s.revoked_at, t.spent_at, t.expires_at, u.erased_at \
              FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id \
              WHERE t.token_hash = ?",
         )
         .bind(token_hash)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((session_id, user_id, revoked_at, spent_at, expires_at, erased_at)) = found else {
+        let Some(RefreshRow {
+            session_id,
+            user_id,
+            revoked_at,
+            spent_at,
+            expires_at,
+            erased_at,
+        }) = found
+        else {
             return Ok(RefreshOutcome::Invalid);
         };
         if spent_at.is_some() {
@@ -309,22 +363,29 @@ impl Users {
             return Ok(RefreshOutcome::Invalid);
         }
         // The guard on spent_at makes a concurrent second use lose the race.
-        let spent = sqlx::query("UPDATE refresh_tokens SET spent_at = ? WHERE token_hash = ? AND spent_at IS NULL")
-            .bind(now_rfc3339())
-            .bind(token_hash)
-            .execute(&mut *tx)
-            .await?;
+        let spent = sqlx::query(
+            "UPDATE refresh_tokens SET spent_at = ? WHERE token_hash = ? AND spent_at IS NULL",
+        )
+        .bind(now_rfc3339())
+        .bind(token_hash)
+        .execute(&mut *tx)
+        .await?;
         if spent.rows_affected() != 1 {
             return Ok(RefreshOutcome::Invalid);
         }
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES (?, ?, ?)")
-            .bind(next_hash)
-            .bind(&session_id)
-            .bind(unix_now().saturating_add(ttl_secs))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES (?, ?, ?)",
+        )
+        .bind(next_hash)
+        .bind(&session_id)
+        .bind(unix_now().saturating_add(ttl_secs))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(RefreshOutcome::Rotated { user_id, session_id })
+        Ok(RefreshOutcome::Rotated {
+            user_id,
+            session_id,
+        })
     }
 
     /// Revokes one session (logout).
@@ -338,7 +399,11 @@ impl Users {
     }
 
     /// What a token for `user_id` in `session_id` must still match.
-    pub async fn auth_state(&self, user_id: i64, session_id: &str) -> Result<Option<AuthState>, StoreError> {
+    pub async fn auth_state(
+        &self,
+        user_id: i64,
+        session_id: &str,
+    ) -> Result<Option<AuthState>, StoreError> {
         Ok(sqlx::query_as::<_, AuthState>(
             "SELECT u.role, u.token_version, u.erased_at IS NOT NULL AS erased, \
                EXISTS (SELECT 1 FROM sessions s WHERE s.id = ? AND s.user_id = u.id AND s.revoked_at IS NULL) AS session_live \

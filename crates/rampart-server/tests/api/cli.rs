@@ -140,7 +140,7 @@ fn help_lists_the_commands() {
     let dir = tempfile::tempdir().unwrap();
     let out = rampart(dir.path(), &[], &["--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for command in ["serve", "migrate", "check", "openapi"] {
+    for command in ["serve", "migrate", "check", "openapi", "admin", "users"] {
         assert!(text.contains(command), "{text}");
     }
 }
@@ -255,4 +255,112 @@ fn the_binary_serves_with_no_configuration_and_logs_each_request() {
         all.contains("secret.key"),
         "a warning names the generated key file"
     );
+}
+
+#[test]
+fn admin_create_reads_the_password_from_stdin_and_set_role_changes_roles() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = rampart(
+        dir.path(),
+        &[],
+        &[
+            "admin",
+            "create",
+            "--username",
+            "root_admin",
+            "--email",
+            "root@example.com",
+            "--password-stdin",
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"vivid-otter-carpet-91\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("vivid-otter")
+            && !String::from_utf8_lossy(&out.stdout).contains("vivid-otter")
+    );
+
+    let weak = rampart(
+        dir.path(),
+        &[],
+        &[
+            "admin",
+            "create",
+            "--username",
+            "other",
+            "--email",
+            "o@example.com",
+            "--password-stdin",
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let out = weak.wait_with_output().unwrap();
+    assert!(!out.status.success(), "an empty password is refused");
+
+    let out = rampart(
+        dir.path(),
+        &[],
+        &[
+            "users",
+            "set-role",
+            "--username",
+            "root_admin",
+            "--role",
+            "auditor",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("admin -> auditor"));
+    let out = rampart(
+        dir.path(),
+        &[],
+        &[
+            "users",
+            "set-role",
+            "--username",
+            "nobody",
+            "--role",
+            "admin",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let out = rampart(
+        dir.path(),
+        &[],
+        &[
+            "users",
+            "set-role",
+            "--username",
+            "root_admin",
+            "--role",
+            "emperor",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
 }

@@ -7,3 +7,6 @@ mod support;
 mod cli;
 mod conventions;
 mod health;
+mod identity;
+mod tokens;
+mod users;

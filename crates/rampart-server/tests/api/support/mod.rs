@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use rampart_server::{
     config::{Settings, Source},
+    domain::Role,
     server::{self, Running},
 };
 use tempfile::TempDir;
@@ -82,6 +83,109 @@ impl TestApp {
     pub fn state(&self) -> &rampart_server::state::AppState {
         &self.running.as_ref().unwrap().state
     }
+
+    /// A request with a bearer token.
+    pub fn authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
+
+    /// Registers `username` with a strong password; returns the self view.
+    pub async fn register(&self, username: &str) -> serde_json::Value {
+        let body = serde_json::json!({
+            "username": username,
+            "email": format!("{username}@example.com"),
+            "password": PASSWORD,
+        });
+        let r = self
+            .post_json("/api/v2/auth/register", &body.to_string())
+            .await;
+        assert_eq!(r.status(), 201, "register {username}");
+        json(r).await
+    }
+
+    /// Logs in; returns the token pair.
+    pub async fn login(&self, username: &str, password: &str) -> serde_json::Value {
+        let body = serde_json::json!({"username": username, "password": password});
+        let r = self
+            .post_json("/api/v2/auth/login", &body.to_string())
+            .await;
+        assert_eq!(r.status(), 200, "login {username}");
+        json(r).await
+    }
+
+    /// Registers and logs in; returns (user id, access token, refresh token).
+    pub async fn user(&self, username: &str) -> Session {
+        let user = self.register(username).await;
+        let tokens = self.login(username, PASSWORD).await;
+        Session {
+            id: user["id"].as_i64().unwrap(),
+            access: tokens["access_token"].as_str().unwrap().to_owned(),
+            refresh: tokens["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A user promoted to `role` directly in the store, then logged in.
+    pub async fn user_with_role(&self, username: &str, role: Role) -> Session {
+        let session = self.user(username).await;
+        self.state()
+            .db
+            .users()
+            .set_role(session.id, role)
+            .await
+            .unwrap()
+            .unwrap();
+        session
+    }
+
+    /// The JWT secret the server signs with (for forging tokens in tests).
+    pub fn jwt_secret(&self) -> Vec<u8> {
+        use secrecy::ExposeSecret;
+        let key = self.state().settings.secrets.secret_key.as_ref().unwrap();
+        key.expose_secret().as_bytes().to_vec()
+    }
+}
+
+/// A logged-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: i64,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// The password every test user gets.
+pub const PASSWORD: &str = "vivid-otter-carpet-91";
+
+/// Parses a JSON body and checks, for every response the tests read, that
+/// no key anywhere names a password or a hash.
+pub async fn json(response: reqwest::Response) -> serde_json::Value {
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_no_secret_keys(&body);
+    body
+}
+
+pub fn assert_no_secret_keys(value: &serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let k = k.to_ascii_lowercase();
+                assert!(
+                    !k.contains("password") && !k.contains("hash") && !k.contains("token_version"),
+                    "a response exposes {k}: {value}"
+                );
+                assert_no_secret_keys(v);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(assert_no_secret_keys),
+        _ => {}
+    }
 }
 
 /// The headers SPEC §2 requires on every response, with their values.
@@ -154,7 +258,7 @@ pub async fn assert_problem(
         .to_str()
         .unwrap()
         .to_owned();
-    let body: serde_json::Value = response.json().await.unwrap();
+    let body = json(response).await;
     let object = body
         .as_object()
         .unwrap_or_else(|| panic!("{case}: body is not an object"));
