@@ -88,6 +88,56 @@ async fn load(addr: SocketAddr, connections: u64, duration: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
 
+/// Logins back to back on `connections` connections; returns (logins/s,
+/// p50 ms, p99 ms).
+async fn login_load(
+    addr: SocketAddr,
+    connections: u64,
+    duration: Duration,
+    body: &'static str,
+) -> (f64, f64, f64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            let mut latencies = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let req = Request::post("/api/v2/auth/login")
+                    .header("host", "127.0.0.1")
+                    .header("content-type", "application/json")
+                    .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                        body.as_bytes(),
+                    )))
+                    .unwrap();
+                let start = Instant::now();
+                let res = sender.send_request(req).await.unwrap();
+                let status = res.status();
+                res.into_body().collect().await.unwrap();
+                assert!(status == 200 || status == 401, "login answered {status}");
+                latencies.push(start.elapsed().as_secs_f64() * 1000.0);
+            }
+            latencies
+        }));
+    }
+    let start = Instant::now();
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
+    (all.len() as f64 / elapsed, pct(0.50), pct(0.99))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -240,6 +290,45 @@ fn main() {
         100.0 * m[2] / m[0],
         100.0 * m[2] / m[1]
     );
+
+    // Logins: argon2id (m=19456 KiB, t=2, p=1) on the one server core.
+    let full = servers[2].2;
+    let login_secs = Duration::from_secs(env_num("BENCH_LOGIN_SECS", 5));
+    client.block_on(async {
+        let register = r#"{"username":"bench_user","email":"bench@example.com","password":"vivid-otter-carpet-91"}"#;
+        let stream = tokio::net::TcpStream::connect(full).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        tokio::spawn(conn);
+        let req = Request::post("/api/v2/auth/register")
+            .header("host", "127.0.0.1")
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(register.as_bytes())))
+            .unwrap();
+        assert_eq!(sender.send_request(req).await.unwrap().status(), 201);
+    });
+    let cases = [
+        (
+            "right password",
+            r#"{"username":"bench_user","password":"vivid-otter-carpet-91"}"#,
+        ),
+        (
+            "wrong password",
+            r#"{"username":"bench_user","password":"wrong-password-000"}"#,
+        ),
+        (
+            "unknown user  ",
+            r#"{"username":"nobody_at_all","password":"vivid-otter-carpet-91"}"#,
+        ),
+    ];
+    println!(
+        "logins, 8 connections, {}s each, argon2id m=19456 KiB t=2 p=1, server on one core:",
+        login_secs.as_secs()
+    );
+    for (name, body) in cases {
+        let (rate, p50, p99) = client.block_on(login_load(full, 8, login_secs, body));
+        println!("  {name}  {rate:>6.1} logins/s   p50 {p50:>7.1} ms   p99 {p99:>7.1} ms");
+    }
+
     for (_, mut child, _) in servers {
         drop(child.stdin.take());
         let _ = child.wait();
