@@ -14,8 +14,10 @@ use axum::{
 use futures_util::future::BoxFuture;
 use http::StatusCode;
 use rampart::{
+    client_ip::{ClientIpLayer, TrustedProxies},
     headers::SecurityHeadersLayer,
     problem::{ProblemLayer, panic_response},
+    ratelimit::{Quota, RateLimitLayer},
     request_id::RequestIdLayer,
     version::VersionPolicy,
 };
@@ -136,6 +138,19 @@ pub fn with_stack(routes: Router<AppState>, state: AppState) -> impl HttpService
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         // 9. /api/v1 is gone
         .layer(version_policy().layer())
+        // 10. the client address, believing X-Forwarded-For only from trusted proxies
+        .layer(ClientIpLayer::new(TrustedProxies::from_nets(
+            settings.trusted_proxies.clone(),
+        )))
+        // 11. every /api/ request counts against its client's quota, failures included
+        .layer(
+            RateLimitLayer::per_client_ip(
+                state.limiter.clone(),
+                Quota::per_minute(settings.rate_limit_per_min),
+                "/api/",
+            )
+            .fail_open(settings.rate_limit_fail_open),
+        )
         .service(router)
 }
 

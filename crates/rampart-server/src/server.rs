@@ -8,6 +8,7 @@ use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use rampart::{
     jwt::{JwtService, KeyRing},
     password::PasswordHasher,
+    ratelimit::MemoryLimiter,
 };
 use secrecy::ExposeSecret;
 
@@ -110,6 +111,7 @@ pub async fn start(
         metrics: Metrics::new()?,
         jwt,
         hasher: PasswordHasher::new(hashing_concurrency()),
+        limiter: Arc::new(MemoryLimiter::new()),
     };
     let mut routes = app::api_routes(&state.settings);
     if let Some(extra) = extra {

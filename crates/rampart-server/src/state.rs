@@ -6,6 +6,7 @@ use rampart::{
     authz::{AuthRejection, Authenticated, Authenticator, Principal, Refusal},
     jwt::JwtService,
     password::PasswordHasher,
+    ratelimit::MemoryLimiter,
 };
 
 use crate::{config::Settings, domain::Role, metrics::Metrics, store::Database};
@@ -23,6 +24,8 @@ pub struct AppState {
     pub jwt: JwtService,
     /// Password hashing with bounded concurrency.
     pub hasher: PasswordHasher,
+    /// Rate-limit counters (single instance).
+    pub limiter: Arc<MemoryLimiter>,
 }
 
 /// The authenticated caller of a handler.

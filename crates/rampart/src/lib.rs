@@ -9,10 +9,12 @@
 //! | [`request_id`] | a validated `X-Request-Id` on every request and response |
 //! | [`headers`] | one layer that writes the whole security-header set |
 //! | [`hosts`] | a `Host` allow-list |
+//! | [`client_ip`] | the client address behind trusted proxies; IPv6 /64 rate keys |
 //! | [`cors`] | CORS for exact origins, never reflecting others |
 //! | [`version`] | active, deprecated and removed API prefixes (RFC 9745, RFC 8594) |
 //! | [`input`] | strict JSON, query and path extractors whose rejections are problems; HTML sanitising |
 //! | [`logging`] | a fast JSON-lines formatter for `tracing` |
+//! | [`ratelimit`] | exact sliding-window limits: the limiter trait, the in-memory store, the per-IP layer |
 //! | [`password`] | argon2id hashing off the async threads, strength rules |
 //! | [`jwt`] | HS256 access tokens with required claims and a `kid` key ring |
 //! | [`authz`] | `Authenticated` extractor, role and ownership guards with a refusal hook |
@@ -42,6 +44,7 @@
 
 pub mod authz;
 pub mod checks;
+pub mod client_ip;
 pub mod cors;
 pub mod headers;
 pub mod hosts;
@@ -50,5 +53,6 @@ pub mod jwt;
 pub mod logging;
 pub mod password;
 pub mod problem;
+pub mod ratelimit;
 pub mod request_id;
 pub mod version;

@@ -8,5 +8,6 @@ mod cli;
 mod conventions;
 mod health;
 mod identity;
+mod ratelimit;
 mod tokens;
 mod users;
