@@ -73,12 +73,15 @@ impl MemoryLimiter {
         let mut shard = self.shards[shard_index]
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if !shard.map.contains_key(key) && current > shard.last_sweep {
+        if let Some(window) = shard.map.get_mut(key) {
+            return decide(window, quota, current, width, now_nanos);
+        }
+        if current > shard.last_sweep {
             // Amortised: at most one sweep per shard per bucket width.
             shard.map.retain(|_, w| w.newest + BUCKETS >= current);
             shard.last_sweep = current;
         }
-        let window = shard.map.entry(key.to_owned()).or_insert_with(|| Window {
+        let window = shard.map.entry(key.to_owned()).or_insert(Window {
             newest: current,
             counts: [0; SLOTS],
         });
