@@ -7,6 +7,7 @@ use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 
 use rampart::{
     jwt::{JwtService, KeyRing},
+    lockout::{LockoutPolicy, MemoryLockout},
     password::PasswordHasher,
     ratelimit::MemoryLimiter,
 };
@@ -105,6 +106,11 @@ pub async fn start(
     let admin_addr = local(&admin, "RAMPART_ADMIN_BIND", settings.admin_bind)?;
 
     let jwt = jwt_service(&settings)?;
+    let lockout_policy = LockoutPolicy {
+        threshold: settings.lockout_threshold,
+        base: settings.lockout_base,
+        ..LockoutPolicy::default()
+    };
     let state = AppState {
         settings: Arc::new(settings),
         db,
@@ -112,6 +118,7 @@ pub async fn start(
         jwt,
         hasher: PasswordHasher::new(hashing_concurrency()),
         limiter: Arc::new(MemoryLimiter::new()),
+        lockout: Arc::new(MemoryLockout::new(lockout_policy)),
     };
     let mut routes = app::api_routes(&state.settings);
     if let Some(extra) = extra {

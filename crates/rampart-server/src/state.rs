@@ -5,6 +5,7 @@ use std::sync::Arc;
 use rampart::{
     authz::{AuthRejection, Authenticated, Authenticator, Principal, Refusal},
     jwt::JwtService,
+    lockout::MemoryLockout,
     password::PasswordHasher,
     ratelimit::MemoryLimiter,
 };
@@ -26,6 +27,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     /// Rate-limit counters (single instance).
     pub limiter: Arc<MemoryLimiter>,
+    /// Login lockout state (single instance).
+    pub lockout: Arc<MemoryLockout>,
 }
 
 /// The authenticated caller of a handler.

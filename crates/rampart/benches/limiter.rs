@@ -16,7 +16,11 @@ use rampart::ratelimit::{MemoryLimiter, Quota};
 const KEYS: usize = 1_000_000;
 
 fn keys() -> Arc<Vec<String>> {
-    Arc::new((0..KEYS).map(|i| format!("ip:10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255)).collect())
+    Arc::new(
+        (0..KEYS)
+            .map(|i| format!("ip:10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255))
+            .collect(),
+    )
 }
 
 fn run(limiter: &MemoryLimiter, quota: &Quota, keys: &[String], start: usize, iters: u64) {
@@ -26,7 +30,13 @@ fn run(limiter: &MemoryLimiter, quota: &Quota, keys: &[String], start: usize, it
     }
 }
 
-fn threaded(threads: usize, iters: u64, limiter: &Arc<MemoryLimiter>, quota: Quota, keys: &Arc<Vec<String>>) -> Duration {
+fn threaded(
+    threads: usize,
+    iters: u64,
+    limiter: &Arc<MemoryLimiter>,
+    quota: Quota,
+    keys: &Arc<Vec<String>>,
+) -> Duration {
     let per = iters / threads as u64 + 1;
     let start = Instant::now();
     let handles: Vec<_> = (0..threads)
@@ -59,7 +69,9 @@ fn bench(c: &mut Criterion) {
                 start.elapsed()
             })
         });
-        g.bench_function(format!("{name}, 2 threads"), |b| b.iter_custom(|iters| threaded(2, iters, &limiter, quota, keys)));
+        g.bench_function(format!("{name}, 2 threads"), |b| {
+            b.iter_custom(|iters| threaded(2, iters, &limiter, quota, keys))
+        });
     }
     g.finish();
 }

@@ -15,6 +15,7 @@
 //! | [`input`] | strict JSON, query and path extractors whose rejections are problems; HTML sanitising |
 //! | [`logging`] | a fast JSON-lines formatter for `tracing` |
 //! | [`ratelimit`] | exact sliding-window limits: the limiter trait, the in-memory store, the per-IP layer |
+//! | [`lockout`] | per-username lockout and per-address failure limits for logins |
 //! | [`password`] | argon2id hashing off the async threads, strength rules |
 //! | [`jwt`] | HS256 access tokens with required claims and a `kid` key ring |
 //! | [`authz`] | `Authenticated` extractor, role and ownership guards with a refusal hook |
@@ -50,6 +51,7 @@ pub mod headers;
 pub mod hosts;
 pub mod input;
 pub mod jwt;
+pub mod lockout;
 pub mod logging;
 pub mod password;
 pub mod problem;

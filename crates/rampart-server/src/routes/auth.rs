@@ -2,13 +2,18 @@
 //! password change.
 
 use axum::{
-    Json,
+    Extension, Json,
     extract::State,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use base64::Engine as _;
-use rampart::{input::StrictJson, problem::Problem};
+use rampart::{
+    client_ip::ClientIp,
+    input::StrictJson,
+    lockout::{Gate, LoginGuard},
+    problem::Problem,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -209,11 +214,40 @@ fn token_pair(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Account locked or address blocked; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Lockout state unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
     State(state): State<AppState>,
+    client: Option<Extension<ClientIp>>,
     StrictJson(body): StrictJson<Login>,
-) -> Result<Json<TokenPair>> {
+) -> Result<Response> {
+    let address = client.map_or_else(
+        || "unknown".to_owned(),
+        |Extension(ip)| ip.rate_key().to_string(),
+    );
+    match state.lockout.gate(&body.username, &address).await {
+        Ok(Gate::Open) => {}
+        Ok(Gate::UserLocked { retry_after }) => {
+            tracing::info!(target: "rampart::security", event_type = "login_failure", username = body.username, ip = address, reason = "locked", "login refused: account locked");
+            return Ok(too_many(
+                retry_after,
+                "Too many failed logins for this account; retry later.",
+            ));
+        }
+        Ok(Gate::AddressBlocked { retry_after }) => {
+            tracing::warn!(target: "rampart::security", event_type = "security_violation", ip = address, reason = "possible_brute_force", "login refused: too many failures from this address");
+            return Ok(too_many(
+                retry_after,
+                "Too many failed logins from this address; retry later.",
+            ));
+        }
+        // Lockout fails closed: without it, guessing would be unlimited.
+        Err(e) => {
+            tracing::error!(error = %e, "login refused: lockout store unavailable");
+            return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE).into());
+        }
+    }
     let users = state.db.users();
     let user = users
         .by_username(&body.username)
@@ -226,16 +260,45 @@ pub async fn login(
             user.as_ref().map(|u| u.password_hash.as_str()),
         )
         .await;
+    let user_id = user.as_ref().map(|u| u.id);
     let Some(user) = user.filter(|_| ok) else {
-        tracing::info!(target: "rampart::security", event_type = "login_failure", username = body.username, "login failed");
+        tracing::info!(target: "rampart::security", event_type = "login_failure", user_id, username = body.username, ip = address, "login failed");
+        let outcome = state
+            .lockout
+            .record_failure(&body.username, &address)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        if let Some(lock) = outcome.locked_for {
+            tracing::warn!(target: "rampart::security", event_type = "account_locked", user_id, username = body.username, ip = address, lock_secs = lock.as_secs(), "account locked");
+        }
+        if outcome.address_blocked {
+            tracing::error!(target: "rampart::security", event_type = "security_violation", ip = address, reason = "possible_brute_force", "possible brute force: too many failed logins from one address");
+        }
         return Err(login_failed());
     };
+    state
+        .lockout
+        .record_success(&body.username)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let (refresh_token, hash) = new_refresh_token();
     let session = users
         .create_session(user.id, &hash, refresh_ttl(&state))
         .await?;
-    tracing::info!(target: "rampart::security", event_type = "login_success", user_id = user.id, "login");
-    token_pair(&state, &user, &session, refresh_token)
+    tracing::info!(target: "rampart::security", event_type = "login_success", user_id = user.id, ip = address, "login");
+    Ok(token_pair(&state, &user, &session, refresh_token)?.into_response())
+}
+
+/// 429 with `Retry-After` in whole seconds.
+fn too_many(retry_after: std::time::Duration, detail: &'static str) -> Response {
+    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS)
+        .with_detail(detail)
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    response
 }
 
 /// `POST /auth/refresh`.

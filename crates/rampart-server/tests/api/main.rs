@@ -8,6 +8,7 @@ mod cli;
 mod conventions;
 mod health;
 mod identity;
+mod lockout;
 mod ratelimit;
 mod tokens;
 mod users;

@@ -88,6 +88,27 @@ impl MemoryLimiter {
         decide(window, quota, current, width, now_nanos)
     }
 
+    /// What a check would decide now, without counting anything.
+    pub fn peek_now(&self, key: &str, quota: &Quota) -> Decision {
+        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let width = bucket_width(quota);
+        let shard_index = (self.hasher.hash_one(key) as usize) % self.shards.len();
+        let shard = self.shards[shard_index]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut window = shard.map.get(key).cloned().unwrap_or(Window {
+            newest: now / width,
+            counts: [0; SLOTS],
+        });
+        drop(shard);
+        let mut decision = decide(&mut window, quota, now / width, width, now);
+        if decision.allowed {
+            // `decide` counted into the copy; report the count before it.
+            decision.remaining += 1;
+        }
+        decision
+    }
+
     /// Keys currently held (for tests and metrics).
     pub fn len(&self) -> usize {
         self.shards
