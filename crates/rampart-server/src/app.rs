@@ -27,7 +27,7 @@ use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer};
 use crate::{
     config::Settings,
     observe::{ObserveLayer, RouteTemplateLayer},
-    routes::{self, auth, docs, health, users},
+    routes::{self, auth, docs, health, orders, users},
     state::AppState,
 };
 
@@ -63,7 +63,13 @@ pub fn api_routes(settings: &Settings) -> Router<AppState> {
                 .patch(users::patch_user)
                 .delete(users::delete_user),
         )
-        .route("/api/v2/admin/users/{id}/role", put(users::set_role));
+        .route("/api/v2/admin/users/{id}/role", put(users::set_role))
+        .route(
+            "/api/v2/users/{id}/orders",
+            post(orders::create_order).get(orders::list_orders),
+        )
+        .route("/api/v2/orders/{id}", get(orders::get_order))
+        .route("/api/v2/search", get(orders::search));
     if settings.debug {
         router = router
             .route("/docs", get(docs::page))

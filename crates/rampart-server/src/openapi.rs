@@ -30,6 +30,10 @@ every response carries the security header set and X-Request-Id. /api/v1 is gone
         routes::users::patch_user,
         routes::users::delete_user,
         routes::users::set_role,
+        routes::orders::create_order,
+        routes::orders::list_orders,
+        routes::orders::get_order,
+        routes::orders::search,
     ),
     components(schemas(Problem, FieldError, routes::health::HealthStatus, routes::users::PublicUser)),
     modifiers(&BearerAuth),
@@ -38,6 +42,7 @@ every response carries the security header set and X-Request-Id. /api/v1 is gone
         (name = "auth", description = "Registration, login, token refresh, logout, password change"),
         (name = "users", description = "Accounts and profiles"),
         (name = "admin", description = "Administrative functions"),
+        (name = "orders", description = "Orders and search"),
     )
 )]
 struct ApiDoc;

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod docs;
 pub mod health;
+pub mod orders;
 pub mod users;
 
 use axum::response::IntoResponse;

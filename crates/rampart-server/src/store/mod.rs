@@ -10,6 +10,7 @@ use sqlx::sqlite::{
 
 use crate::config::Settings;
 
+pub mod orders;
 pub mod users;
 
 /// Embedded SQLite migrations.
@@ -119,6 +120,11 @@ impl Database {
     /// The pool, for repositories.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The orders repository.
+    pub fn orders(&self) -> orders::Orders {
+        orders::Orders::new(self.pool.clone())
     }
 
     /// The users repository.

@@ -9,6 +9,7 @@ mod conventions;
 mod health;
 mod identity;
 mod lockout;
+mod orders;
 mod ratelimit;
 mod tokens;
 mod users;

@@ -1,0 +1,137 @@
+//! Orders.
+
+use sqlx::{FromRow, SqlitePool};
+
+use super::{StoreError, users::now_rfc3339};
+
+/// A stored order.
+#[derive(Debug, Clone, FromRow)]
+pub struct OrderRow {
+    /// Id.
+    pub id: i64,
+    /// Owner; `None` once the owner's account is gone.
+    pub user_id: Option<i64>,
+    /// Item name.
+    pub item: String,
+    /// Quantity.
+    pub quantity: i64,
+    /// Unit price in cents.
+    pub unit_price_cents: i64,
+    /// quantity × unit price.
+    pub total_cents: i64,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+}
+
+const COLUMNS: &str = "id, user_id, item, quantity, unit_price_cents, total_cents, created_at";
+
+/// Escapes `%`, `_` and `\\` so a user's text matches literally in
+/// `LIKE … ESCAPE '\\'`.
+pub fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// The orders repository.
+#[derive(Debug, Clone)]
+pub struct Orders {
+    pool: SqlitePool,
+}
+
+impl Orders {
+    /// The repository over `pool`.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// Creates an order; the total is computed here, never taken from the client.
+    pub async fn insert(
+        &self,
+        user_id: i64,
+        item: &str,
+        quantity: i64,
+        unit_price_cents: i64,
+    ) -> Result<OrderRow, StoreError> {
+        let sql = format!(
+            "INSERT INTO orders (user_id, item, quantity, unit_price_cents, total_cents, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+        );
+        Ok(sqlx::query_as::<_, OrderRow>(&sql)
+            .bind(user_id)
+            .bind(item)
+            .bind(quantity)
+            .bind(unit_price_cents)
+            .bind(quantity * unit_price_cents)
+            .bind(now_rfc3339())
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// One order.
+    pub async fn by_id(&self, id: i64) -> Result<Option<OrderRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM orders WHERE id = ?");
+        Ok(sqlx::query_as::<_, OrderRow>(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// A page of a user's orders, newest first, with ids below `before`;
+    /// fetches `limit + 1` so the caller knows whether a next page exists.
+    pub async fn page(
+        &self,
+        user_id: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<OrderRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM orders WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
+        );
+        Ok(sqlx::query_as::<_, OrderRow>(&sql)
+            .bind(user_id)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// A page of a user's orders whose item contains `text` literally.
+    pub async fn search(
+        &self,
+        user_id: i64,
+        text: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<OrderRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM orders WHERE user_id = ? AND item LIKE ? ESCAPE '\\' AND id < ? \
+             ORDER BY id DESC LIMIT ?"
+        );
+        Ok(sqlx::query_as::<_, OrderRow>(&sql)
+            .bind(user_id)
+            .bind(like_literal(text))
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_are_literal() {
+        assert_eq!(like_literal("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(like_literal("' OR 1=1 --"), "%' OR 1=1 --%");
+    }
+}
