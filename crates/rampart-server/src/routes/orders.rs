@@ -123,8 +123,11 @@ pub struct Page {
     pub before: Option<i64>,
 }
 
-/// Validates `limit` (1–100) and decodes `cursor`; either wrong is 422.
-pub fn page(limit: Option<u32>, cursor: Option<&str>) -> std::result::Result<Page, Problem> {
+/// Validates `limit` (1–100) and decodes `cursor`; the errors make a 422.
+pub fn page(
+    limit: Option<u32>,
+    cursor: Option<&str>,
+) -> std::result::Result<Page, Vec<FieldError>> {
     let mut errors = Vec::new();
     let limit = limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
@@ -143,8 +146,14 @@ pub fn page(limit: Option<u32>, cursor: Option<&str>) -> std::result::Result<Pag
     if errors.is_empty() {
         Ok(Page { limit, before })
     } else {
-        Err(Problem::validation(errors).with_detail("The query parameters are invalid."))
+        Err(errors)
     }
+}
+
+fn invalid_query(errors: Vec<FieldError>) -> ApiError {
+    Problem::validation(errors)
+        .with_detail("The query parameters are invalid.")
+        .into()
 }
 
 fn encode_cursor(id: i64) -> String {
@@ -221,7 +230,7 @@ pub async fn list_orders(
     Query(q): Query<PageQuery>,
 ) -> Result<Json<OrderPage>> {
     auth.require_self_or_role(&user_id.to_string(), &[Role::Admin])?;
-    let page = page(q.limit, q.cursor.as_deref())?;
+    let page = page(q.limit, q.cursor.as_deref()).map_err(invalid_query)?;
     let rows = state
         .db
         .orders()
