@@ -293,16 +293,11 @@ pub async fn search(
     let page = match (page(q.limit, q.cursor.as_deref()), (1..=100).contains(&len)) {
         (Ok(p), true) => p,
         (result, q_ok) => {
-            let mut errors = result
-                .err()
-                .map(|p| p.errors().to_vec())
-                .unwrap_or_default();
+            let mut errors = result.err().unwrap_or_default();
             if !q_ok {
                 errors.insert(0, FieldError::new("q", "must be 1 to 100 characters"));
             }
-            return Err(Problem::validation(errors)
-                .with_detail("The query parameters are invalid.")
-                .into());
+            return Err(invalid_query(errors));
         }
     };
     let user_id: i64 = auth
