@@ -27,7 +27,7 @@ use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer};
 use crate::{
     config::Settings,
     observe::{ObserveLayer, RouteTemplateLayer},
-    routes::{self, auth, docs, health, orders, users},
+    routes::{self, auth, diagnostics, docs, health, orders, users},
     state::AppState,
 };
 
@@ -69,7 +69,8 @@ pub fn api_routes(settings: &Settings) -> Router<AppState> {
             post(orders::create_order).get(orders::list_orders),
         )
         .route("/api/v2/orders/{id}", get(orders::get_order))
-        .route("/api/v2/search", get(orders::search));
+        .route("/api/v2/search", get(orders::search))
+        .route("/api/v2/tools/ping", get(diagnostics::ping));
     if settings.debug {
         router = router
             .route("/docs", get(docs::page))

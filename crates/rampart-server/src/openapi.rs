@@ -34,6 +34,7 @@ every response carries the security header set and X-Request-Id. /api/v1 is gone
         routes::orders::list_orders,
         routes::orders::get_order,
         routes::orders::search,
+        routes::diagnostics::ping,
     ),
     components(schemas(Problem, FieldError, routes::health::HealthStatus, routes::users::PublicUser)),
     modifiers(&BearerAuth),

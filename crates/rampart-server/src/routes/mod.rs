@@ -1,6 +1,7 @@
 //! HTTP handlers, one file per resource.
 
 pub mod auth;
+pub mod diagnostics;
 pub mod docs;
 pub mod health;
 pub mod orders;

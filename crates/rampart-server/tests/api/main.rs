@@ -6,6 +6,7 @@ mod support;
 
 mod cli;
 mod conventions;
+mod diagnostics;
 mod health;
 mod identity;
 mod lockout;
