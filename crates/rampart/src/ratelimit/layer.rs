@@ -6,7 +6,7 @@ use std::{
 };
 
 use axum::response::{IntoResponse, Response};
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, Either};
 use http::{Request, StatusCode};
 use tower::{Layer, Service};
 
@@ -90,25 +90,26 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Response, S::Error>>;
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response, S::Error>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        if !req.uri().path().starts_with(&*self.layer.prefix) {
+            // Unlimited paths pay nothing: no box, no clone.
+            return Either::Left(self.inner.call(req));
+        }
         // The ready service goes into the future; a clone stays for the next call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        if !req.uri().path().starts_with(&*self.layer.prefix) {
-            return Box::pin(inner.call(req));
-        }
         let key = req
             .extensions()
             .get::<ClientIp>()
             .map(|ip| format!("ip:{}", ip.rate_key()));
         let layer = self.layer.clone();
-        Box::pin(async move {
+        Either::Right(Box::pin(async move {
             let Some(key) = key else {
                 // No client address resolved: a wiring error, never a free pass.
                 return Ok(Problem::new(StatusCode::INTERNAL_SERVER_ERROR).into_response());
@@ -129,6 +130,6 @@ where
                     Ok(Problem::new(StatusCode::SERVICE_UNAVAILABLE).into_response())
                 }
             }
-        })
+        }))
     }
 }
