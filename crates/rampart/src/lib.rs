@@ -16,9 +16,12 @@
 //! | [`logging`] | a fast JSON-lines formatter for `tracing` |
 //! | [`ratelimit`] | exact sliding-window limits: the limiter trait, the in-memory store, the per-IP layer |
 //! | [`lockout`] | per-username lockout and per-address failure limits for logins |
+//! | [`pci`] | card-number (PAN) detection: Luhn-valid 13–19 digit runs |
+//! | [`redact`] | one redaction for logs and audit details: tokens, passwords, card numbers |
 //! | [`password`] | argon2id hashing off the async threads, strength rules |
 //! | [`jwt`] | HS256 access tokens with required claims and a `kid` key ring |
 //! | [`authz`] | `Authenticated` extractor, role and ownership guards with a refusal hook |
+//! | [`audit`] | audit event types, the hash chain and its verifier |
 //! | [`checks`] | typed production-configuration findings, like Django's `check --deploy` |
 //!
 //! The library never reads environment variables or files and knows nothing
@@ -43,6 +46,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod authz;
 pub mod checks;
 pub mod client_ip;
@@ -54,7 +58,9 @@ pub mod jwt;
 pub mod lockout;
 pub mod logging;
 pub mod password;
+pub mod pci;
 pub mod problem;
 pub mod ratelimit;
+pub mod redact;
 pub mod request_id;
 pub mod version;

@@ -10,6 +10,13 @@
 //!
 //! Span fields are not included: request context travels as event fields.
 //!
+//! Every string field and message passes through [`crate::redact`], and
+//! fields with secret-looking names are replaced whole, so a password,
+//! token or card number logged by mistake does not reach the output. The
+//! access log (`target: "rampart::access"`) is exempt: it is built only from
+//! validated values (method, route template, request id, status) and is the
+//! one line written per request.
+//!
 //! ```
 //! use rampart::logging::JsonLines;
 //!
@@ -24,6 +31,7 @@
 
 use std::fmt::{self, Write};
 
+use crate::redact::{REDACTED, is_sensitive_key, redact_text};
 use tracing::{
     Event, Subscriber,
     field::{Field, Visit},
@@ -68,6 +76,7 @@ where
         let mut visitor = JsonVisitor {
             writer: &mut writer,
             result: Ok(()),
+            redact: meta.target() != "rampart::access",
         };
         event.record(&mut visitor);
         visitor.result?;
@@ -78,6 +87,7 @@ where
 struct JsonVisitor<'a, 'w> {
     writer: &'a mut Writer<'w>,
     result: fmt::Result,
+    redact: bool,
 }
 
 impl JsonVisitor<'_, '_> {
@@ -118,16 +128,32 @@ impl Visit for JsonVisitor<'_, '_> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.with(field, |w| write_json_str(w, value));
+        if !self.redact {
+            return self.with(field, |w| write_json_str(w, value));
+        }
+        if is_sensitive_key(field.name()) {
+            return self.with(field, |w| write_json_str(w, REDACTED));
+        }
+        let clean = redact_text(value);
+        self.with(field, |w| write_json_str(w, &clean));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.with(field, |w| {
-            w.write_char('"')?;
-            // Escape while formatting, without an intermediate String.
-            write!(Escaper(w), "{value:?}")?;
-            w.write_char('"')
-        });
+        if !self.redact {
+            return self.with(field, |w| {
+                w.write_char('"')?;
+                // Escape while formatting, without an intermediate String.
+                write!(Escaper(w), "{value:?}")?;
+                w.write_char('"')
+            });
+        }
+        if is_sensitive_key(field.name()) {
+            return self.with(field, |w| write_json_str(w, REDACTED));
+        }
+        // Messages arrive as `Debug` of their format arguments.
+        let text = format!("{value:?}");
+        let clean = redact_text(&text);
+        self.with(field, |w| write_json_str(w, &clean));
     }
 }
 
@@ -217,5 +243,29 @@ mod tests {
         assert_eq!(lines[1]["message"], "second 2");
         assert_eq!(lines[1]["value"], "Some(\"x\\u{1}\")");
         assert!(lines[1]["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn secrets_never_reach_the_output() {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(JsonLines::new())
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(
+                password = "hunter2",
+                note = "card 4111 1111 1111 1111",
+                "got Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln from {}",
+                "bob"
+            );
+        });
+        let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            !text.contains("hunter2") && !text.contains("4111") && !text.contains("c2ln"),
+            "{text}"
+        );
+        assert!(text.contains("bob"));
     }
 }

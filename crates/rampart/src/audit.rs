@@ -1,0 +1,407 @@
+//! The security audit trail: typed events and a hash chain that shows any
+//! edit, deletion, insertion or reordering.
+//!
+//! Each [`AuditEntry`] carries `seq`, `prev_hash` and
+//! `hash = SHA-256(prev_hash ‖ "\n" ‖ canonical)`, where `canonical` is the
+//! JSON array `[seq, ts, event_type, user_id, ip, request_id, details]` with
+//! `details` as the exact stored text. The first entry's `prev_hash` is
+//! [`GENESIS_HASH`]. [`ChainVerifier`] walks entries in `seq` order and
+//! names the first sequence number that breaks the chain.
+//!
+//! Storage is the application's: it appends with [`AuditEntry::next`] under
+//! a lock that serialises appends (a database transaction), so the chain
+//! stays one sequence.
+//!
+//! ```
+//! use rampart::audit::{AuditEntry, AuditEvent, ChainVerifier, EventType};
+//!
+//! let e1 = AuditEntry::next(None, "2026-11-29T08:00:00Z", &AuditEvent::new(EventType::LoginSuccess).user("1"));
+//! let e2 = AuditEntry::next(Some(&e1), "2026-11-29T08:00:01Z", &AuditEvent::new(EventType::Logout).user("1"));
+//! let mut v = ChainVerifier::new();
+//! v.push(&e1);
+//! v.push(&e2);
+//! assert!(v.finish().ok);
+//! ```
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::redact::redact_json;
+
+/// `prev_hash` of the first entry.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The event types of SPEC §9.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    /// A login succeeded.
+    LoginSuccess,
+    /// A login failed.
+    LoginFailure,
+    /// A session ended.
+    Logout,
+    /// A refresh token was exchanged.
+    TokenRefresh,
+    /// A password changed.
+    PasswordChange,
+    /// An account was locked after failed logins.
+    AccountLocked,
+    /// Sensitive data was read.
+    DataAccess,
+    /// Data was changed.
+    DataModification,
+    /// A role or permission changed.
+    PermissionChange,
+    /// Personal data was exported.
+    DataExport,
+    /// Personal data was erased.
+    DataErasure,
+    /// A file was uploaded.
+    FileUpload,
+    /// A payment was made.
+    Payment,
+    /// A refused or suspicious request.
+    SecurityViolation,
+}
+
+impl EventType {
+    /// Every type.
+    pub const ALL: [EventType; 14] = [
+        Self::LoginSuccess,
+        Self::LoginFailure,
+        Self::Logout,
+        Self::TokenRefresh,
+        Self::PasswordChange,
+        Self::AccountLocked,
+        Self::DataAccess,
+        Self::DataModification,
+        Self::PermissionChange,
+        Self::DataExport,
+        Self::DataErasure,
+        Self::FileUpload,
+        Self::Payment,
+        Self::SecurityViolation,
+    ];
+
+    /// The stored name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::LoginSuccess => "login_success",
+            Self::LoginFailure => "login_failure",
+            Self::Logout => "logout",
+            Self::TokenRefresh => "token_refresh",
+            Self::PasswordChange => "password_change",
+            Self::AccountLocked => "account_locked",
+            Self::DataAccess => "data_access",
+            Self::DataModification => "data_modification",
+            Self::PermissionChange => "permission_change",
+            Self::DataExport => "data_export",
+            Self::DataErasure => "data_erasure",
+            Self::FileUpload => "file_upload",
+            Self::Payment => "payment",
+            Self::SecurityViolation => "security_violation",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// An event before it is appended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    /// What happened.
+    pub event_type: EventType,
+    /// Who did it (or whose account it concerns).
+    pub user_id: Option<String>,
+    /// From where.
+    pub ip: Option<String>,
+    /// Within which request.
+    pub request_id: Option<String>,
+    /// Context; redacted when the entry is built.
+    pub details: Value,
+}
+
+impl AuditEvent {
+    /// An event with no context yet.
+    pub fn new(event_type: EventType) -> Self {
+        Self {
+            event_type,
+            user_id: None,
+            ip: None,
+            request_id: None,
+            details: Value::Object(Default::default()),
+        }
+    }
+
+    /// Sets the user.
+    pub fn user(mut self, user_id: impl Into<String>) -> Self {
+        self.user_id = Some(user_id.into());
+        self
+    }
+
+    /// Sets the client address.
+    pub fn ip(mut self, ip: impl Into<String>) -> Self {
+        self.ip = Some(ip.into());
+        self
+    }
+
+    /// Sets the request id.
+    pub fn request(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = Some(request_id.into());
+        self
+    }
+
+    /// Adds a detail.
+    pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {
+        if let Value::Object(map) = &mut self.details {
+            map.insert(key.to_owned(), value.into());
+        }
+        self
+    }
+}
+
+/// A stored, chained entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    /// Position in the chain, from 1, without gaps.
+    pub seq: i64,
+    /// RFC 3339 UTC.
+    pub ts: String,
+    /// The event type's name.
+    pub event_type: String,
+    /// The user, when known.
+    pub user_id: Option<String>,
+    /// The client address, when known.
+    pub ip: Option<String>,
+    /// The request id, when known.
+    pub request_id: Option<String>,
+    /// Redacted details, as canonical JSON text.
+    pub details: String,
+    /// The previous entry's hash.
+    pub prev_hash: String,
+    /// This entry's hash (lowercase hex).
+    pub hash: String,
+}
+
+impl AuditEntry {
+    /// The entry after `prev` (or the first) for `event` at `ts`; details
+    /// are redacted here, so no caller can store a secret by mistake.
+    pub fn next(prev: Option<&AuditEntry>, ts: &str, event: &AuditEvent) -> Self {
+        let (seq, prev_hash) = prev.map_or((1, GENESIS_HASH.to_owned()), |p| {
+            (p.seq + 1, p.hash.clone())
+        });
+        Self::after(seq, prev_hash, ts, event)
+    }
+
+    /// The entry numbered `seq` following `prev_hash`.
+    pub fn after(seq: i64, prev_hash: String, ts: &str, event: &AuditEvent) -> Self {
+        let mut details = event.details.clone();
+        redact_json(&mut details);
+        let mut entry = Self {
+            seq,
+            ts: ts.to_owned(),
+            event_type: event.event_type.as_str().to_owned(),
+            user_id: event.user_id.clone(),
+            ip: event.ip.clone(),
+            request_id: event.request_id.clone(),
+            details: details.to_string(),
+            prev_hash,
+            hash: String::new(),
+        };
+        entry.hash = entry.computed_hash();
+        entry
+    }
+
+    /// The hash the entry's fields and `prev_hash` call for.
+    pub fn computed_hash(&self) -> String {
+        let canonical = serde_json::json!([
+            self.seq,
+            self.ts,
+            self.event_type,
+            self.user_id,
+            self.ip,
+            self.request_id,
+            self.details
+        ]);
+        let mut h = Sha256::new();
+        h.update(self.prev_hash.as_bytes());
+        h.update(b"\n");
+        h.update(canonical.to_string().as_bytes());
+        hex(&h.finalize())
+    }
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
+}
+
+/// The result of a verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Verification {
+    /// True when the whole chain holds.
+    pub ok: bool,
+    /// Entries examined.
+    pub entries: u64,
+    /// The first sequence number that breaks the chain.
+    pub first_bad_seq: Option<i64>,
+}
+
+/// Walks a chain in `seq` order; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    prev_seq: i64,
+    prev_hash: String,
+    entries: u64,
+    first_bad: Option<i64>,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChainVerifier {
+    /// A verifier expecting the chain to start at seq 1 after [`GENESIS_HASH`].
+    pub fn new() -> Self {
+        Self::anchored(0, GENESIS_HASH.to_owned())
+    }
+
+    /// A verifier expecting the chain to continue after `seq` with `hash`
+    /// (entries before it purged, their last hash kept in a checkpoint).
+    pub fn anchored(seq: i64, hash: String) -> Self {
+        Self {
+            prev_seq: seq,
+            prev_hash: hash,
+            entries: 0,
+            first_bad: None,
+        }
+    }
+
+    /// Checks the next entry.
+    pub fn push(&mut self, entry: &AuditEntry) {
+        self.entries += 1;
+        if self.first_bad.is_some() {
+            return;
+        }
+        let in_order = entry.seq == self.prev_seq + 1;
+        let linked = entry.prev_hash == self.prev_hash;
+        let intact = entry.hash == entry.computed_hash();
+        if !(in_order && linked && intact) {
+            // A gap means the missing entry is the bad one.
+            self.first_bad = Some(if entry.seq > self.prev_seq + 1 {
+                self.prev_seq + 1
+            } else {
+                entry.seq
+            });
+            return;
+        }
+        self.prev_seq = entry.seq;
+        self.prev_hash = entry.hash.clone();
+    }
+
+    /// The last good `(seq, hash)` seen.
+    pub fn head(&self) -> (i64, &str) {
+        (self.prev_seq, &self.prev_hash)
+    }
+
+    /// The verdict.
+    pub fn finish(&self) -> Verification {
+        Verification {
+            ok: self.first_bad.is_none(),
+            entries: self.entries,
+            first_bad_seq: self.first_bad,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: i64) -> Vec<AuditEntry> {
+        let mut out: Vec<AuditEntry> = Vec::new();
+        for i in 0..n {
+            let e = AuditEvent::new(EventType::DataAccess)
+                .user("7")
+                .detail("i", i);
+            let next = AuditEntry::next(out.last(), "2026-11-29T00:00:00Z", &e);
+            out.push(next);
+        }
+        out
+    }
+
+    fn verify(entries: &[AuditEntry]) -> Verification {
+        let mut v = ChainVerifier::new();
+        entries.iter().for_each(|e| v.push(e));
+        v.finish()
+    }
+
+    #[test]
+    fn every_kind_of_tampering_names_the_first_bad_entry() {
+        let good = chain(5);
+        assert_eq!(
+            verify(&good),
+            Verification {
+                ok: true,
+                entries: 5,
+                first_bad_seq: None
+            }
+        );
+
+        let mut edited = good.clone();
+        edited[2].details = r#"{"i":99}"#.to_owned();
+        assert_eq!(verify(&edited).first_bad_seq, Some(3));
+
+        let mut deleted = good.clone();
+        deleted.remove(1);
+        assert_eq!(verify(&deleted).first_bad_seq, Some(2));
+
+        let mut swapped = good.clone();
+        swapped.swap(1, 2);
+        assert_eq!(verify(&swapped).first_bad_seq, Some(2));
+
+        let mut inserted = good.clone();
+        let forged = AuditEntry::after(
+            3,
+            good[1].hash.clone(),
+            "2026-11-29T00:00:00Z",
+            &AuditEvent::new(EventType::Logout),
+        );
+        inserted.insert(2, forged);
+        assert!(!verify(&inserted).ok);
+
+        let mut rehashed = good.clone();
+        rehashed[3].user_id = Some("8".into());
+        rehashed[3].hash = rehashed[3].computed_hash();
+        assert_eq!(
+            verify(&rehashed).first_bad_seq,
+            Some(5),
+            "the next link breaks"
+        );
+    }
+
+    #[test]
+    fn details_are_redacted_before_hashing() {
+        let e = AuditEvent::new(EventType::LoginFailure)
+            .detail("password", "hunter2")
+            .detail("username", "bob");
+        let entry = AuditEntry::next(None, "t", &e);
+        assert!(!entry.details.contains("hunter2"));
+        assert!(entry.details.contains("bob"));
+    }
+}
