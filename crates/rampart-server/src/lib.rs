@@ -7,6 +7,7 @@ pub mod checks;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;

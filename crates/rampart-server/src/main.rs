@@ -4,7 +4,10 @@
 use std::{io::Write as _, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use rampart::password::PasswordHasher;
+use rampart::{
+    audit::{AuditEvent, EventType},
+    password::PasswordHasher,
+};
 use rampart_server::{
     checks,
     config::{ConfigError, Environment, Settings, Source},
@@ -250,13 +253,18 @@ async fn admin_create(username: String, email: String) -> ExitCode {
     };
     let result = db
         .users()
-        .insert(&NewUser {
-            username: username.as_str(),
-            email: email.as_str(),
-            password_hash: &hash,
-            role: Role::Admin,
-            profile: Profile::default(),
-        })
+        .insert(
+            &NewUser {
+                username: username.as_str(),
+                email: email.as_str(),
+                password_hash: &hash,
+                role: Role::Admin,
+                profile: Profile::default(),
+            },
+            AuditEvent::new(EventType::PermissionChange)
+                .detail("role", "admin")
+                .detail("via", "cli"),
+        )
         .await;
     db.close().await;
     match result {
@@ -285,7 +293,18 @@ async fn set_role(username: String, role: String) -> ExitCode {
     };
     let users = db.users();
     let result = match users.by_username(&username).await {
-        Ok(Some(user)) => users.set_role(user.id, role).await,
+        Ok(Some(user)) => {
+            let target = user.id;
+            users
+                .set_role(user.id, role, |before| {
+                    AuditEvent::new(EventType::PermissionChange)
+                        .detail("target_user", target)
+                        .detail("from", before.as_str())
+                        .detail("to", role.as_str())
+                        .detail("via", "cli")
+                })
+                .await
+        }
         Ok(None) => {
             db.close().await;
             return fail(format!("no user named {username}"));

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use rampart::{
+    audit::{AuditEvent, EventType},
     authz::{AuthRejection, Authenticated, Authenticator, Principal, Refusal},
     jwt::JwtService,
     lockout::MemoryLockout,
@@ -69,16 +70,16 @@ impl Authenticator for AppState {
         })
     }
 
-    fn on_refusal(&self, principal: &Principal<Role>, refusal: &Refusal<'_>) {
-        tracing::warn!(
-            target: "rampart::security",
-            event_type = "security_violation",
-            user_id = principal.subject,
-            role = principal.role.as_str(),
-            check = refusal.kind.as_str(),
-            path = refusal.path,
-            request_id = refusal.request_id,
-            "access refused"
-        );
+    async fn on_refusal(&self, principal: &Principal<Role>, refusal: Refusal) {
+        let mut event = AuditEvent::new(EventType::SecurityViolation)
+            .user(refusal.subject)
+            .detail("reason", "access_refused")
+            .detail("check", refusal.kind.as_str())
+            .detail("role", principal.role.as_str())
+            .detail("method", refusal.method)
+            .detail("path", refusal.path);
+        event.ip = refusal.ip;
+        event.request_id = refusal.request_id;
+        self.audit_or_log(event).await;
     }
 }

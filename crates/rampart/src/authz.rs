@@ -37,7 +37,7 @@
 //! }
 //!
 //! async fn admin_only(auth: Authenticated<Auth>) -> Result<&'static str, rampart::authz::Refused> {
-//!     auth.require_role(&[Role::Admin])?;
+//!     auth.require_role(&[Role::Admin]).await?;
 //!     Ok("hello, admin")
 //! }
 //! let app: Router = Router::new().route("/admin", get(admin_only)).with_state(Auth);
@@ -52,7 +52,7 @@ use axum::{
 };
 use http::{HeaderValue, StatusCode, header, request::Parts};
 
-use crate::{problem::Problem, request_id::RequestId};
+use crate::{client_ip::ClientIp, problem::Problem, request_id::RequestId};
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,15 +176,19 @@ impl IntoResponse for Refused {
 
 /// A refused request, as reported to [`Authenticator::on_refusal`].
 #[derive(Debug, Clone)]
-pub struct Refusal<'a> {
+pub struct Refusal {
     /// The check that refused.
     pub kind: RefusalKind,
     /// The caller.
-    pub subject: &'a str,
+    pub subject: String,
     /// The request id, when `RequestIdLayer` runs.
-    pub request_id: Option<&'a str>,
+    pub request_id: Option<String>,
+    /// The client address, when `ClientIpLayer` runs.
+    pub ip: Option<String>,
+    /// The request method and path.
+    pub method: String,
     /// The request path.
-    pub path: &'a str,
+    pub path: String,
 }
 
 /// How tokens become principals; implemented by the application.
@@ -198,8 +202,15 @@ pub trait Authenticator: Clone + Send + Sync + 'static {
         token: &str,
     ) -> impl Future<Output = Result<Principal<Self::Role>, AuthRejection>> + Send;
 
-    /// Called for every refused request; the audit hook. Default: nothing.
-    fn on_refusal(&self, _principal: &Principal<Self::Role>, _refusal: &Refusal<'_>) {}
+    /// Called for every refused request before the refusal is answered;
+    /// the audit hook, so it may write durably. Default: nothing.
+    fn on_refusal(
+        &self,
+        _principal: &Principal<Self::Role>,
+        _refusal: Refusal,
+    ) -> impl Future<Output = ()> + Send {
+        std::future::ready(())
+    }
 }
 
 /// Reads `Authorization: Bearer <token>`: `Ok(None)` when absent, an error
@@ -224,45 +235,67 @@ pub struct Authenticated<A: Authenticator> {
     pub principal: Principal<A::Role>,
     authenticator: A,
     request_id: Option<RequestId>,
+    ip: Option<ClientIp>,
+    method: http::Method,
     path: String,
 }
 
 impl<A: Authenticator> Authenticated<A> {
-    fn refuse(&self, kind: RefusalKind) -> Refused {
-        self.authenticator.on_refusal(
-            &self.principal,
-            &Refusal {
-                kind,
-                subject: &self.principal.subject,
-                request_id: self.request_id.as_ref().map(RequestId::as_str),
-                path: &self.path,
-            },
-        );
+    async fn refuse(&self, kind: RefusalKind) -> Refused {
+        let refusal = Refusal {
+            kind,
+            subject: self.principal.subject.clone(),
+            request_id: self.request_id.as_ref().map(|r| r.as_str().to_owned()),
+            ip: self.ip.map(|ip| ip.to_string()),
+            method: self.method.to_string(),
+            path: self.path.clone(),
+        };
+        self.authenticator
+            .on_refusal(&self.principal, refusal)
+            .await;
         Refused { kind }
     }
 
+    /// The request id, when known.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_ref().map(RequestId::as_str)
+    }
+
+    /// The client address, when known.
+    pub fn client_ip(&self) -> Option<ClientIp> {
+        self.ip
+    }
+
     /// 403 unless the caller has one of `roles`.
-    pub fn require_role(&self, roles: &[A::Role]) -> Result<(), Refused> {
+    pub async fn require_role(&self, roles: &[A::Role]) -> Result<(), Refused> {
         if roles.contains(&self.principal.role) {
             return Ok(());
         }
-        Err(self.refuse(RefusalKind::Role))
+        Err(self.refuse(RefusalKind::Role).await)
     }
 
     /// 403 unless the caller is `subject` or has one of `roles`.
-    pub fn require_self_or_role(&self, subject: &str, roles: &[A::Role]) -> Result<(), Refused> {
+    pub async fn require_self_or_role(
+        &self,
+        subject: &str,
+        roles: &[A::Role],
+    ) -> Result<(), Refused> {
         if self.principal.subject == subject || roles.contains(&self.principal.role) {
             return Ok(());
         }
-        Err(self.refuse(RefusalKind::OtherUser))
+        Err(self.refuse(RefusalKind::OtherUser).await)
     }
 
     /// 404 unless the caller owns the object or has one of `roles`.
-    pub fn require_owner_or_role(&self, owner: &str, roles: &[A::Role]) -> Result<(), Refused> {
+    pub async fn require_owner_or_role(
+        &self,
+        owner: &str,
+        roles: &[A::Role],
+    ) -> Result<(), Refused> {
         if self.principal.subject == owner || roles.contains(&self.principal.role) {
             return Ok(());
         }
-        Err(self.refuse(RefusalKind::NotOwner))
+        Err(self.refuse(RefusalKind::NotOwner).await)
     }
 
     /// True when the caller is `subject`.
@@ -286,6 +319,8 @@ where
             principal,
             authenticator,
             request_id: parts.extensions.get::<RequestId>().cloned(),
+            ip: parts.extensions.get::<ClientIp>().copied(),
+            method: parts.method.clone(),
             path: parts.uri.path().to_owned(),
         })
     }

@@ -2,13 +2,14 @@
 //! password change.
 
 use axum::{
-    Extension, Json,
+    Json,
     extract::State,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use base64::Engine as _;
 use rampart::{
+    audit::EventType,
     client_ip::ClientIp,
     input::StrictJson,
     lockout::{Gate, LoginGuard},
@@ -23,6 +24,7 @@ use crate::{
         Email, Errors, Password, Role, Username, parse_bio, parse_phone, parse_text, parse_website,
     },
     error::{ApiError, Result},
+    events::Ctx,
     routes::users::SelfUser,
     state::{AppState, Auth},
     store::users::{NewUser, Profile, RefreshOutcome, UserRow},
@@ -105,6 +107,7 @@ impl TryFrom<Register> for Registration {
     ))]
 pub async fn register(
     State(state): State<AppState>,
+    ctx: Ctx,
     StrictJson(body): StrictJson<Register>,
 ) -> Result<Response> {
     let reg = Registration::try_from(body).map_err(Problem::validation)?;
@@ -116,15 +119,17 @@ pub async fn register(
     let user = state
         .db
         .users()
-        .insert(&NewUser {
-            username: reg.username.as_str(),
-            email: reg.email.as_str(),
-            password_hash: &hash,
-            role: Role::User,
-            profile: reg.profile,
-        })
+        .insert(
+            &NewUser {
+                username: reg.username.as_str(),
+                email: reg.email.as_str(),
+                password_hash: &hash,
+                role: Role::User,
+                profile: reg.profile,
+            },
+            ctx.event(EventType::DataModification),
+        )
         .await?;
-    tracing::info!(target: "rampart::security", event_type = "data_modification", user_id = user.id, "account registered");
     let location = HeaderValue::from_str(&format!("/api/v2/users/{}", user.id)).ok();
     let mut response = (StatusCode::CREATED, Json(SelfUser::from(&user))).into_response();
     if let Some(location) = location {
@@ -219,24 +224,37 @@ fn token_pair(
     ))]
 pub async fn login(
     State(state): State<AppState>,
-    client: Option<Extension<ClientIp>>,
+    ctx: Ctx,
     StrictJson(body): StrictJson<Login>,
 ) -> Result<Response> {
-    let address = client.map_or_else(
-        || "unknown".to_owned(),
-        |Extension(ip)| ip.rate_key().to_string(),
-    );
-    match state.lockout.gate(&body.username, &address).await {
+    let address = ctx.ip.clone().unwrap_or_else(|| "unknown".to_owned());
+    let users = state.db.users();
+    let user = users
+        .by_username(&body.username)
+        .await?
+        .filter(|u| u.erased_at.is_none());
+    let user_id = user.as_ref().map(|u| u.id.to_string());
+    let failure = |reason: &str| {
+        let mut e = ctx
+            .event(EventType::LoginFailure)
+            .detail("username", body.username.as_str())
+            .detail("reason", reason);
+        e.user_id = user_id.clone();
+        e
+    };
+    // The rate key groups an IPv6 client's /64, like the per-IP limit.
+    let lock_key = rate_key(&ctx);
+    match state.lockout.gate(&body.username, &lock_key).await {
         Ok(Gate::Open) => {}
         Ok(Gate::UserLocked { retry_after }) => {
-            tracing::info!(target: "rampart::security", event_type = "login_failure", username = body.username, ip = address, reason = "locked", "login refused: account locked");
+            state.audit(failure("account_locked")).await?;
             return Ok(too_many(
                 retry_after,
                 "Too many failed logins for this account; retry later.",
             ));
         }
         Ok(Gate::AddressBlocked { retry_after }) => {
-            tracing::warn!(target: "rampart::security", event_type = "security_violation", ip = address, reason = "possible_brute_force", "login refused: too many failures from this address");
+            state.audit(failure("address_blocked")).await?;
             return Ok(too_many(
                 retry_after,
                 "Too many failed logins from this address; retry later.",
@@ -248,11 +266,6 @@ pub async fn login(
             return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE).into());
         }
     }
-    let users = state.db.users();
-    let user = users
-        .by_username(&body.username)
-        .await?
-        .filter(|u| u.erased_at.is_none());
     let ok = state
         .hasher
         .verify(
@@ -260,19 +273,29 @@ pub async fn login(
             user.as_ref().map(|u| u.password_hash.as_str()),
         )
         .await;
-    let user_id = user.as_ref().map(|u| u.id);
     let Some(user) = user.filter(|_| ok) else {
-        tracing::info!(target: "rampart::security", event_type = "login_failure", user_id, username = body.username, ip = address, "login failed");
+        state.audit(failure("bad_credentials")).await?;
         let outcome = state
             .lockout
-            .record_failure(&body.username, &address)
+            .record_failure(&body.username, &lock_key)
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         if let Some(lock) = outcome.locked_for {
-            tracing::warn!(target: "rampart::security", event_type = "account_locked", user_id, username = body.username, ip = address, lock_secs = lock.as_secs(), "account locked");
+            let mut e = ctx
+                .event(EventType::AccountLocked)
+                .detail("username", body.username.as_str())
+                .detail("lock_secs", lock.as_secs());
+            e.user_id = user_id.clone();
+            state.audit(e).await?;
         }
         if outcome.address_blocked {
-            tracing::error!(target: "rampart::security", event_type = "security_violation", ip = address, reason = "possible_brute_force", "possible brute force: too many failed logins from one address");
+            state
+                .audit(
+                    ctx.event(EventType::SecurityViolation)
+                        .detail("reason", "possible_brute_force")
+                        .detail("address", address.as_str()),
+                )
+                .await?;
         }
         return Err(login_failed());
     };
@@ -282,11 +305,24 @@ pub async fn login(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let (refresh_token, hash) = new_refresh_token();
+    let event = ctx
+        .event(EventType::LoginSuccess)
+        .user(user.id.to_string())
+        .detail("username", user.username.as_str());
     let session = users
-        .create_session(user.id, &hash, refresh_ttl(&state))
+        .create_session(user.id, &hash, refresh_ttl(&state), &event)
         .await?;
-    tracing::info!(target: "rampart::security", event_type = "login_success", user_id = user.id, ip = address, "login");
     Ok(token_pair(&state, &user, &session, refresh_token)?.into_response())
+}
+
+fn rate_key(ctx: &Ctx) -> String {
+    ctx.ip
+        .as_deref()
+        .and_then(|ip| ip.parse().ok())
+        .map_or_else(
+            || "unknown".to_owned(),
+            |ip| ClientIp(ip).rate_key().to_string(),
+        )
 }
 
 /// 429 with `Retry-After` in whole seconds.
@@ -328,28 +364,34 @@ fn invalid_refresh() -> ApiError {
     ))]
 pub async fn refresh(
     State(state): State<AppState>,
+    ctx: Ctx,
     StrictJson(body): StrictJson<Refresh>,
 ) -> Result<Json<TokenPair>> {
     let users = state.db.users();
     let (next_token, next_hash) = new_refresh_token();
-    match users
+    let refreshed = ctx.event(EventType::TokenRefresh);
+    let reused = ctx
+        .event(EventType::SecurityViolation)
+        .detail("reason", "refresh_token_reuse");
+    let outcome = users
         .rotate_refresh(
             &refresh_hash(&body.refresh_token),
             &next_hash,
             refresh_ttl(&state),
+            refreshed,
+            reused,
         )
-        .await?
-    {
+        .await?;
+    match outcome {
         RefreshOutcome::Rotated {
             user_id,
             session_id,
         } => {
             let user = users.by_id(user_id).await?.ok_or_else(invalid_refresh)?;
-            tracing::info!(target: "rampart::security", event_type = "token_refresh", user_id, "token refreshed");
             token_pair(&state, &user, &session_id, next_token)
         }
         RefreshOutcome::Reused { user_id } => {
-            tracing::warn!(
+            tracing::error!(
                 target: "rampart::security",
                 event_type = "security_violation",
                 user_id,
@@ -368,11 +410,14 @@ pub async fn refresh(
         (status = 204, description = "Logged out"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn logout(State(state): State<AppState>, auth: Auth) -> Result<StatusCode> {
-    if let Some(session) = &auth.principal.session {
-        state.db.users().revoke_session(session).await?;
+pub async fn logout(State(state): State<AppState>, ctx: Ctx, auth: Auth) -> Result<StatusCode> {
+    let event = ctx
+        .event(EventType::Logout)
+        .user(auth.principal.subject.as_str());
+    match &auth.principal.session {
+        Some(session) => state.db.users().revoke_session(session, &event).await?,
+        None => state.audit(event).await?,
     }
-    tracing::info!(target: "rampart::security", event_type = "logout", user_id = auth.principal.subject, "logout");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -399,6 +444,7 @@ pub struct PasswordChange {
     ))]
 pub async fn change_password(
     State(state): State<AppState>,
+    ctx: Ctx,
     auth: Auth,
     StrictJson(body): StrictJson<PasswordChange>,
 ) -> Result<StatusCode> {
@@ -423,7 +469,12 @@ pub async fn change_password(
         .hash(new_password.into_secret())
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    users.set_password(id, &hash).await?;
-    tracing::info!(target: "rampart::security", event_type = "password_change", user_id = id, "password changed");
+    users
+        .set_password(
+            id,
+            &hash,
+            &ctx.event(EventType::PasswordChange).user(id.to_string()),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,7 +17,7 @@ use std::{
 };
 
 use axum::{Json, extract::State, http::StatusCode};
-use rampart::{input::Query, problem::Problem};
+use rampart::{audit::EventType, input::Query, problem::Problem};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use utoipa::{IntoParams, ToSchema};
@@ -25,6 +25,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     domain::Role,
     error::{ApiError, Result},
+    events::Ctx,
     state::{AppState, Auth},
 };
 
@@ -110,9 +111,10 @@ fn restricted_v6(ip: Ipv6Addr) -> bool {
 pub async fn ping(
     State(state): State<AppState>,
     auth: Auth,
+    ctx: Ctx,
     Query(q): Query<PingQuery>,
 ) -> Result<Json<PingResult>> {
-    auth.require_role(&[Role::Admin])?;
+    auth.require_role(&[Role::Admin]).await?;
     if !valid_host(&q.host) {
         return Err(Problem::new(StatusCode::BAD_REQUEST)
             .with_detail("host must be a host name or IP address (letters, digits, '.', '-').")
@@ -135,7 +137,14 @@ pub async fn ping(
         }));
     };
     if !state.settings.diagnostics_allow_private && resolved.iter().any(|ip| is_restricted(*ip)) {
-        tracing::warn!(target: "rampart::security", event_type = "security_violation", user_id = auth.principal.subject, reason = "ping_private_target", "ping to a private address refused");
+        state
+            .audit_or_log(
+                ctx.event(EventType::SecurityViolation)
+                    .user(auth.principal.subject.as_str())
+                    .detail("reason", "ping_private_target")
+                    .detail("host", q.host.as_str()),
+            )
+            .await;
         return Err(Problem::new(StatusCode::FORBIDDEN)
             .with_detail("Private, loopback and link-local targets are not allowed.")
             .into());

@@ -8,6 +8,7 @@ use axum::{
 };
 use base64::Engine as _;
 use rampart::{
+    audit::EventType,
     input::{Path, Query, ValidJson, Validate},
     problem::{FieldError, Problem},
     ratelimit::{self, Quota},
@@ -18,6 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     domain::Role,
     error::{ApiError, Result},
+    events::Ctx,
     state::{AppState, Auth},
     store::orders::OrderRow,
 };
@@ -200,16 +202,26 @@ fn to_page(mut rows: Vec<OrderRow>, limit: u32) -> OrderPage {
 pub async fn create_order(
     State(state): State<AppState>,
     auth: Auth,
+    ctx: Ctx,
     Path(user_id): Path<i64>,
     ValidJson(body): ValidJson<NewOrder>,
 ) -> Result<Response> {
-    auth.require_self_or_role(&user_id.to_string(), &[])?;
+    auth.require_self_or_role(&user_id.to_string(), &[]).await?;
+    let event = ctx
+        .event(EventType::DataModification)
+        .user(user_id.to_string())
+        .detail("action", "order_created");
     let order = state
         .db
         .orders()
-        .insert(user_id, &body.item, body.quantity, body.unit_price_cents)
+        .insert(
+            user_id,
+            &body.item,
+            body.quantity,
+            body.unit_price_cents,
+            event,
+        )
         .await?;
-    tracing::info!(target: "rampart::security", event_type = "data_modification", user_id, order_id = order.id, "order created");
     Ok((StatusCode::CREATED, Json(Order::from(&order))).into_response())
 }
 
@@ -229,7 +241,8 @@ pub async fn list_orders(
     Path(user_id): Path<i64>,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<OrderPage>> {
-    auth.require_self_or_role(&user_id.to_string(), &[Role::Admin])?;
+    auth.require_self_or_role(&user_id.to_string(), &[Role::Admin])
+        .await?;
     let page = page(q.limit, q.cursor.as_deref()).map_err(invalid_query)?;
     let rows = state
         .db
@@ -259,7 +272,7 @@ pub async fn get_order(
         .await?
         .ok_or_else(|| ApiError::from(Problem::new(StatusCode::NOT_FOUND)))?;
     let owner = order.user_id.map(|u| u.to_string()).unwrap_or_default();
-    auth.require_owner_or_role(&owner, &[Role::Admin])?;
+    auth.require_owner_or_role(&owner, &[Role::Admin]).await?;
     Ok(Json(Order::from(&order)))
 }
 

@@ -2,6 +2,7 @@
 
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use rampart::{
+    audit::EventType,
     input::{Path, Query, StrictJson},
     problem::{FieldError, Problem},
 };
@@ -11,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     domain::{Email, Errors, Role, Username, parse_bio, parse_phone, parse_text, parse_website},
     error::Result,
+    events::Ctx,
     state::{AppState, Auth},
     store::users::{ProfileChanges, UserRow},
 };
@@ -300,18 +302,24 @@ impl TryFrom<PatchUser> for ProfileChanges {
 pub async fn patch_user(
     State(state): State<AppState>,
     auth: Auth,
+    ctx: Ctx,
     Path(id): Path<i64>,
     StrictJson(body): StrictJson<PatchUser>,
 ) -> Result<Json<SelfUser>> {
-    auth.require_self_or_role(&id.to_string(), &[Role::Admin])?;
+    auth.require_self_or_role(&id.to_string(), &[Role::Admin])
+        .await?;
     let changes = ProfileChanges::try_from(body).map_err(Problem::validation)?;
+    let event = ctx
+        .event(EventType::DataModification)
+        .user(auth.principal.subject.as_str())
+        .detail("target_user", id)
+        .detail("fields", changed_fields(&changes));
     let user = state
         .db
         .users()
-        .update_profile(id, &changes)
+        .update_profile(id, &changes, &event)
         .await?
         .ok_or_else(not_found)?;
-    tracing::info!(target: "rampart::security", event_type = "data_modification", user_id = auth.principal.subject, target_user = id, "profile updated");
     Ok(Json(SelfUser::from(&user)))
 }
 
@@ -328,18 +336,23 @@ pub async fn patch_user(
 pub async fn delete_user(
     State(state): State<AppState>,
     auth: Auth,
+    ctx: Ctx,
     Path(id): Path<i64>,
 ) -> Result<StatusCode> {
-    auth.require_role(&[Role::Admin])?;
+    auth.require_role(&[Role::Admin]).await?;
     if auth.is(&id.to_string()) {
         return Err(Problem::new(StatusCode::BAD_REQUEST)
             .with_detail("You cannot delete your own account here.")
             .into());
     }
-    if !state.db.users().delete(id).await? {
+    let event = ctx
+        .event(EventType::DataModification)
+        .user(auth.principal.subject.as_str())
+        .detail("action", "user_deleted")
+        .detail("target_user", id);
+    if !state.db.users().delete(id, &event).await? {
         return Err(not_found().into());
     }
-    tracing::info!(target: "rampart::security", event_type = "data_modification", user_id = auth.principal.subject, target_user = id, "user deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -366,30 +379,44 @@ pub struct RoleChange {
 pub async fn set_role(
     State(state): State<AppState>,
     auth: Auth,
+    ctx: Ctx,
     Path(id): Path<i64>,
     StrictJson(body): StrictJson<RoleChange>,
 ) -> Result<Json<SelfUser>> {
-    auth.require_role(&[Role::Admin])?;
+    auth.require_role(&[Role::Admin]).await?;
     if auth.is(&id.to_string()) {
         // The last admin demoting itself would lock everyone out.
         return Err(Problem::new(StatusCode::BAD_REQUEST)
             .with_detail("You cannot change your own role.")
             .into());
     }
-    let (user, before) = state
+    let event = |before: Role| {
+        ctx.event(EventType::PermissionChange)
+            .user(auth.principal.subject.as_str())
+            .detail("target_user", id)
+            .detail("from", before.as_str())
+            .detail("to", body.role.as_str())
+    };
+    let (user, _) = state
         .db
         .users()
-        .set_role(id, body.role)
+        .set_role(id, body.role, event)
         .await?
         .ok_or_else(not_found)?;
-    tracing::info!(
-        target: "rampart::security",
-        event_type = "permission_change",
-        user_id = auth.principal.subject,
-        target_user = id,
-        from = before.as_str(),
-        to = body.role.as_str(),
-        "role changed"
-    );
     Ok(Json(SelfUser::from(&user)))
+}
+
+fn changed_fields(c: &ProfileChanges) -> Vec<&'static str> {
+    [
+        ("username", c.username.is_some()),
+        ("email", c.email.is_some()),
+        ("bio", c.bio.is_some()),
+        ("website", c.website.is_some()),
+        ("full_name", c.full_name.is_some()),
+        ("phone", c.phone.is_some()),
+        ("address", c.address.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect()
 }

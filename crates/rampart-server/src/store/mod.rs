@@ -10,6 +10,7 @@ use sqlx::sqlite::{
 
 use crate::config::Settings;
 
+pub mod audit;
 pub mod orders;
 pub mod users;
 
@@ -120,6 +121,11 @@ impl Database {
     /// The pool, for repositories.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The audit repository.
+    pub fn audit(&self) -> audit::Audit {
+        audit::Audit::new(self.pool.clone())
     }
 
     /// The orders repository.

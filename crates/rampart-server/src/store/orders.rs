@@ -2,7 +2,9 @@
 
 use sqlx::{FromRow, SqlitePool};
 
-use super::{StoreError, users::now_rfc3339};
+use rampart::audit::AuditEvent;
+
+use super::{StoreError, audit::append_in, users::now_rfc3339};
 
 /// A stored order.
 #[derive(Debug, Clone, FromRow)]
@@ -59,20 +61,25 @@ impl Orders {
         item: &str,
         quantity: i64,
         unit_price_cents: i64,
+        event: AuditEvent,
     ) -> Result<OrderRow, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let sql = format!(
             "INSERT INTO orders (user_id, item, quantity, unit_price_cents, total_cents, created_at) \
              VALUES (?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
         );
-        Ok(sqlx::query_as::<_, OrderRow>(&sql)
+        let row = sqlx::query_as::<_, OrderRow>(&sql)
             .bind(user_id)
             .bind(item)
             .bind(quantity)
             .bind(unit_price_cents)
             .bind(quantity * unit_price_cents)
             .bind(now_rfc3339())
-            .fetch_one(&self.pool)
-            .await?)
+            .fetch_one(&mut *tx)
+            .await?;
+        append_in(&mut tx, &event.detail("order_id", row.id)).await?;
+        tx.commit().await?;
+        Ok(row)
     }
 
     /// One order.

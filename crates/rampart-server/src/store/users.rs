@@ -2,7 +2,9 @@
 
 use sqlx::{FromRow, SqlitePool};
 
-use super::StoreError;
+use rampart::audit::AuditEvent;
+
+use super::{StoreError, audit::append_in};
 use crate::domain::Role;
 
 /// A stored user. Never serialised: responses use their own views.
@@ -162,13 +164,19 @@ impl Users {
         Self { pool }
     }
 
-    /// Creates a user.
-    pub async fn insert(&self, user: &NewUser<'_>) -> Result<UserRow, StoreError> {
+    /// Creates a user and records `event` (completed with the new id) in
+    /// the same transaction.
+    pub async fn insert(
+        &self,
+        user: &NewUser<'_>,
+        event: AuditEvent,
+    ) -> Result<UserRow, StoreError> {
         let sql = format!(
             "INSERT INTO users (username, email, password_hash, role, bio, website, full_name, phone, address, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}"
         );
-        sqlx::query_as::<_, UserRow>(&sql)
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query_as::<_, UserRow>(&sql)
             .bind(user.username)
             .bind(user.email)
             .bind(user.password_hash)
@@ -179,9 +187,18 @@ impl Users {
             .bind(&user.profile.phone)
             .bind(&user.profile.address)
             .bind(now_rfc3339())
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await
-            .map_err(StoreError::from_write)
+            .map_err(StoreError::from_write)?;
+        append_in(
+            &mut tx,
+            &event
+                .user(row.id.to_string())
+                .detail("action", "account_created"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(row)
     }
 
     /// A user by id.
@@ -207,7 +224,9 @@ impl Users {
         &self,
         id: i64,
         changes: &ProfileChanges,
+        event: &AuditEvent,
     ) -> Result<Option<UserRow>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         // Each column is either kept (flag 0) or replaced by the bound value.
         let sql = format!(
             "UPDATE users SET \
@@ -220,7 +239,7 @@ impl Users {
                address   = CASE WHEN ? THEN ? ELSE address END \
              WHERE id = ? AND erased_at IS NULL RETURNING {USER_COLUMNS}"
         );
-        sqlx::query_as::<_, UserRow>(&sql)
+        let row = sqlx::query_as::<_, UserRow>(&sql)
             .bind(changes.username.is_some())
             .bind(&changes.username)
             .bind(changes.email.is_some())
@@ -236,27 +255,41 @@ impl Users {
             .bind(changes.address.is_some())
             .bind(changes.address.clone().flatten())
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(StoreError::from_write)
+            .map_err(StoreError::from_write)?;
+        if row.is_some() {
+            append_in(&mut tx, event).await?;
+            tx.commit().await?;
+        }
+        Ok(row)
     }
 
-    /// Deletes a user and, by cascade, its sessions. False when absent.
-    pub async fn delete(&self, id: i64) -> Result<bool, StoreError> {
+    /// Deletes a user and, by cascade, its sessions, recording `event` with
+    /// it. False when absent.
+    pub async fn delete(&self, id: i64, event: &AuditEvent) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let done = sqlx::query("DELETE FROM users WHERE id = ?")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        append_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
-    /// Sets the role and returns the user and its previous role.
+    /// Sets the role, records the event `event(previous role)` in the same
+    /// transaction, and returns the user and its previous role.
     pub async fn set_role(
         &self,
         id: i64,
         role: Role,
+        event: impl FnOnce(Role) -> AuditEvent,
     ) -> Result<Option<(UserRow, Role)>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let before: Option<(String,)> =
             sqlx::query_as("SELECT role FROM users WHERE id = ? AND erased_at IS NULL")
                 .bind(id)
@@ -271,14 +304,21 @@ impl Users {
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
+        let before = Role::parse(&before).unwrap_or(Role::User);
+        append_in(&mut tx, &event(before)).await?;
         tx.commit().await?;
-        Ok(Some((row, Role::parse(&before).unwrap_or(Role::User))))
+        Ok(Some((row, before)))
     }
 
     /// Replaces the password hash, bumps the token version and revokes
     /// every session: all tokens issued before stop working.
-    pub async fn set_password(&self, id: i64, password_hash: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+    pub async fn set_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE id = ?",
         )
@@ -291,6 +331,7 @@ impl Users {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        append_in(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -301,9 +342,10 @@ impl Users {
         user_id: i64,
         token_hash: &str,
         ttl_secs: i64,
+        event: &AuditEvent,
     ) -> Result<String, StoreError> {
         let session_id = uuid::Uuid::new_v4().to_string();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)")
             .bind(&session_id)
             .bind(user_id)
@@ -318,19 +360,24 @@ impl Users {
         .bind(unix_now().saturating_add(ttl_secs))
         .execute(&mut *tx)
         .await?;
+        append_in(&mut tx, event).await?;
         tx.commit().await?;
         Ok(session_id)
     }
 
     /// Spends a refresh token and, when it was live, stores its successor
     /// in the same transaction. A spent token revokes its session.
+    /// `refreshed` is recorded with a rotation, `reused` with a reuse, each
+    /// completed with the user id, in the same transaction.
     pub async fn rotate_refresh(
         &self,
         token_hash: &str,
         next_hash: &str,
         ttl_secs: i64,
+        refreshed: AuditEvent,
+        reused: AuditEvent,
     ) -> Result<RefreshOutcome, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let found = sqlx::query_as::<_, RefreshRow>(
             "SELECT s.id AS session_id, s.user_id, s.revoked_at, t.spent_at, t.expires_at, u.erased_at \
              FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id \
@@ -356,6 +403,7 @@ impl Users {
                 .bind(&session_id)
                 .execute(&mut *tx)
                 .await?;
+            append_in(&mut tx, &reused.user(user_id.to_string())).await?;
             tx.commit().await?;
             return Ok(RefreshOutcome::Reused { user_id });
         }
@@ -381,6 +429,7 @@ impl Users {
         .bind(unix_now().saturating_add(ttl_secs))
         .execute(&mut *tx)
         .await?;
+        append_in(&mut tx, &refreshed.user(user_id.to_string())).await?;
         tx.commit().await?;
         Ok(RefreshOutcome::Rotated {
             user_id,
@@ -388,13 +437,20 @@ impl Users {
         })
     }
 
-    /// Revokes one session (logout).
-    pub async fn revoke_session(&self, session_id: &str) -> Result<(), StoreError> {
+    /// Revokes one session (logout) and records `event` with it.
+    pub async fn revoke_session(
+        &self,
+        session_id: &str,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
             .bind(now_rfc3339())
             .bind(session_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        append_in(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -270,7 +270,8 @@ async fn a_token_for_a_deleted_user_is_refused() {
     let app = TestApp::spawn().await;
     let s = app.user("ivan").await;
     assert_eq!(me_status(&app, &s.access).await, 200);
-    app.state().db.users().delete(s.id).await.unwrap();
+    let event = rampart::audit::AuditEvent::new(rampart::audit::EventType::DataModification);
+    app.state().db.users().delete(s.id, &event).await.unwrap();
     assert_eq!(me_status(&app, &s.access).await, 401);
 }
 

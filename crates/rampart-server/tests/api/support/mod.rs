@@ -140,7 +140,9 @@ impl TestApp {
         self.state()
             .db
             .users()
-            .set_role(session.id, role)
+            .set_role(session.id, role, |_| {
+                rampart::audit::AuditEvent::new(rampart::audit::EventType::PermissionChange)
+            })
             .await
             .unwrap()
             .unwrap();

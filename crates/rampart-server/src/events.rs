@@ -1,0 +1,77 @@
+//! Request context for audit events, and how the server records them.
+
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use rampart::{
+    audit::{AuditEvent, EventType},
+    client_ip::ClientIp,
+    request_id::RequestId,
+};
+
+use crate::{state::AppState, store::StoreError};
+
+/// Who is asking from where: the client address and request id every
+/// audit event carries.
+#[derive(Debug, Clone, Default)]
+pub struct Ctx {
+    /// The client address (IPv4 dotted quad, never IPv4-mapped).
+    pub ip: Option<String>,
+    /// The request id.
+    pub request_id: Option<String>,
+}
+
+impl Ctx {
+    /// An event of `event_type` carrying this context.
+    pub fn event(&self, event_type: EventType) -> AuditEvent {
+        let mut e = AuditEvent::new(event_type);
+        e.ip = self.ip.clone();
+        e.request_id = self.request_id.clone();
+        e
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            ip: parts.extensions.get::<ClientIp>().map(|ip| ip.to_string()),
+            request_id: parts
+                .extensions
+                .get::<RequestId>()
+                .map(|id| id.as_str().to_owned()),
+        })
+    }
+}
+
+impl AppState {
+    /// Appends `event` to the chain (durable when this returns) and logs
+    /// security violations at error level.
+    pub async fn audit(&self, event: AuditEvent) -> Result<(), StoreError> {
+        let entry = self.db.audit().record(&event).await?;
+        if event.event_type == EventType::SecurityViolation {
+            tracing::error!(
+                target: "rampart::security",
+                event_type = entry.event_type,
+                seq = entry.seq,
+                user_id = entry.user_id,
+                ip = entry.ip,
+                request_id = entry.request_id,
+                details = entry.details,
+                "security violation"
+            );
+        }
+        Ok(())
+    }
+
+    /// [`AppState::audit`] where the answer does not depend on it (the
+    /// request is refused either way); a failure is logged.
+    pub async fn audit_or_log(&self, event: AuditEvent) {
+        let kind = event.event_type.as_str();
+        if let Err(e) = self.audit(event).await {
+            tracing::error!(error = %e, event_type = kind, "audit append failed");
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The audit chain's table.
+
+use futures_util::TryStreamExt as _;
+use rampart::audit::{AuditEntry, AuditEvent, ChainVerifier, Verification};
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
+
+use super::{StoreError, users::now_rfc3339};
+
+#[derive(FromRow)]
+struct Row {
+    seq: i64,
+    ts: String,
+    event_type: String,
+    user_id: Option<String>,
+    ip: Option<String>,
+    request_id: Option<String>,
+    details: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl From<Row> for AuditEntry {
+    fn from(r: Row) -> Self {
+        Self {
+            seq: r.seq,
+            ts: r.ts,
+            event_type: r.event_type,
+            user_id: r.user_id,
+            ip: r.ip,
+            request_id: r.request_id,
+            details: r.details,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        }
+    }
+}
+
+/// Appends `event` inside the caller's transaction, which must have been
+/// begun with `BEGIN IMMEDIATE` so no other append can interleave.
+pub async fn append_in(
+    conn: &mut SqliteConnection,
+    event: &AuditEvent,
+) -> Result<AuditEntry, StoreError> {
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let (seq, prev) = last.map_or((1, rampart::audit::GENESIS_HASH.to_owned()), |(s, h)| {
+        (s + 1, h)
+    });
+    let entry = AuditEntry::after(seq, prev, &now_rfc3339(), event);
+    sqlx::query(
+        "INSERT INTO audit_log (seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(entry.seq)
+    .bind(&entry.ts)
+    .bind(&entry.event_type)
+    .bind(&entry.user_id)
+    .bind(&entry.ip)
+    .bind(&entry.request_id)
+    .bind(&entry.details)
+    .bind(&entry.prev_hash)
+    .bind(&entry.hash)
+    .execute(&mut *conn)
+    .await?;
+    Ok(entry)
+}
+
+/// Filters of the audit listing.
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    /// Only this event type.
+    pub event_type: Option<String>,
+    /// Only this user.
+    pub user_id: Option<String>,
+    /// From this time (RFC 3339, inclusive).
+    pub since: Option<String>,
+    /// Until this time (RFC 3339, inclusive).
+    pub until: Option<String>,
+}
+
+/// The audit repository.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pool: SqlitePool,
+}
+
+impl Audit {
+    /// Over `pool`.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// Appends one event in its own transaction; durable when it returns.
+    pub async fn record(&self, event: &AuditEvent) -> Result<AuditEntry, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let entry = append_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    /// Newest first, `seq` below `before`, `limit + 1` rows.
+    pub async fn list(
+        &self,
+        filter: &AuditFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        // Timestamps are fixed-width RFC 3339 UTC, so text order is time order.
+        let rows = sqlx::query_as::<_, Row>(
+            "SELECT seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash FROM audit_log \
+             WHERE seq < ? AND (? IS NULL OR event_type = ?) AND (? IS NULL OR user_id = ?) \
+               AND (? IS NULL OR ts >= ?) AND (? IS NULL OR ts <= ?) \
+             ORDER BY seq DESC LIMIT ?",
+        )
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(&filter.event_type)
+        .bind(&filter.event_type)
+        .bind(&filter.user_id)
+        .bind(&filter.user_id)
+        .bind(&filter.since)
+        .bind(&filter.since)
+        .bind(&filter.until)
+        .bind(&filter.until)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(AuditEntry::from).collect())
+    }
+
+    /// Walks the whole chain in order.
+    pub async fn verify(&self) -> Result<Verification, StoreError> {
+        let mut verifier = ChainVerifier::new();
+        let mut rows = sqlx::query_as::<_, Row>(
+            "SELECT seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash FROM audit_log ORDER BY seq",
+        )
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            verifier.push(&AuditEntry::from(row));
+        }
+        Ok(verifier.finish())
+    }
+}
