@@ -27,7 +27,7 @@ use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer};
 use crate::{
     config::Settings,
     observe::{ObserveLayer, RouteTemplateLayer},
-    routes::{self, auth, diagnostics, docs, health, orders, users},
+    routes::{self, audit, auth, diagnostics, docs, health, orders, users},
     state::AppState,
 };
 
@@ -70,7 +70,9 @@ pub fn api_routes(settings: &Settings) -> Router<AppState> {
         )
         .route("/api/v2/orders/{id}", get(orders::get_order))
         .route("/api/v2/search", get(orders::search))
-        .route("/api/v2/tools/ping", get(diagnostics::ping));
+        .route("/api/v2/tools/ping", get(diagnostics::ping))
+        .route("/api/v2/admin/audit", get(audit::list))
+        .route("/api/v2/admin/audit/verify", get(audit::verify));
     if settings.debug {
         router = router
             .route("/docs", get(docs::page))

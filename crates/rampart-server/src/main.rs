@@ -45,6 +45,15 @@ enum Command {
     /// User accounts.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// The security audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Verify the hash chain; exit 1 naming the first bad sequence number.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +99,7 @@ fn main() -> ExitCode {
         Command::Users(UsersCommand::SetRole { username, role }) => {
             run_async(set_role(username, role))
         }
+        Command::Audit(AuditCommand::Verify) => run_async(audit_verify()),
     }
 }
 
@@ -325,6 +335,33 @@ async fn set_role(username: String, role: String) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(None) => fail(format!("no user named {username}")),
+        Err(e) => fail(e),
+    }
+}
+
+async fn audit_verify() -> ExitCode {
+    let db = match open_database().await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    let result = db.audit().verify().await;
+    db.close().await;
+    match result {
+        Ok(v) if v.ok => {
+            let _ = writeln!(std::io::stdout(), "audit chain ok: {} entries", v.entries);
+            ExitCode::SUCCESS
+        }
+        Ok(v) => {
+            let seq = v
+                .first_bad_seq
+                .map_or_else(|| "?".to_owned(), |s| s.to_string());
+            let _ = writeln!(
+                std::io::stdout(),
+                "audit chain BROKEN at seq {seq} ({} entries examined)",
+                v.entries
+            );
+            ExitCode::FAILURE
+        }
         Err(e) => fail(e),
     }
 }

@@ -35,6 +35,8 @@ every response carries the security header set and X-Request-Id. /api/v1 is gone
         routes::orders::get_order,
         routes::orders::search,
         routes::diagnostics::ping,
+        routes::audit::list,
+        routes::audit::verify,
     ),
     components(schemas(Problem, FieldError, routes::health::HealthStatus, routes::users::PublicUser)),
     modifiers(&BearerAuth),

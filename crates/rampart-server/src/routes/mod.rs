@@ -1,5 +1,6 @@
 //! HTTP handlers, one file per resource.
 
+pub mod audit;
 pub mod auth;
 pub mod diagnostics;
 pub mod docs;

@@ -149,6 +149,11 @@ impl TestApp {
         session
     }
 
+    /// The server's data directory.
+    pub fn data_path(&self) -> &std::path::Path {
+        self._data_dir.path()
+    }
+
     /// The JWT secret the server signs with (for forging tokens in tests).
     pub fn jwt_secret(&self) -> Vec<u8> {
         use secrecy::ExposeSecret;
@@ -181,8 +186,13 @@ pub fn assert_no_secret_keys(value: &serde_json::Value) {
         serde_json::Value::Object(map) => {
             for (k, v) in map {
                 let k = k.to_ascii_lowercase();
+                // The audit chain's own `hash` and `prev_hash` are public by
+                // design (SPEC §9); any other hash-like key is a leak.
+                let chain_hash = k == "hash" || k == "prev_hash";
                 assert!(
-                    !k.contains("password") && !k.contains("hash") && !k.contains("token_version"),
+                    !k.contains("password")
+                        && (chain_hash || !k.contains("hash"))
+                        && !k.contains("token_version"),
                     "a response exposes {k}: {value}"
                 );
                 assert_no_secret_keys(v);

@@ -1,0 +1,352 @@
+//! SPEC §9: the audit trail records every event with its user, address and
+//! request id, and any tampering is caught.
+
+use std::process::Command;
+
+use rampart_server::domain::Role;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::support::{PASSWORD, TestApp, assert_problem, json};
+
+async fn entries(app: &TestApp, token: &str, query: &str) -> Vec<serde_json::Value> {
+    let r = app
+        .authed(
+            Method::GET,
+            &format!("/api/v2/admin/audit?limit=100&{query}"),
+            token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{query}");
+    json(r).await["items"].as_array().unwrap().clone()
+}
+
+fn find<'a>(
+    items: &'a [serde_json::Value],
+    event_type: &str,
+    request_id: &str,
+) -> &'a serde_json::Value {
+    items
+        .iter()
+        .find(|e| e["event_type"] == event_type && e["request_id"] == request_id)
+        .unwrap_or_else(|| panic!("no {event_type} for request {request_id} in {items:#?}"))
+}
+
+#[tokio::test]
+async fn every_action_leaves_its_event_with_user_address_and_request_id() {
+    let app = TestApp::spawn().await;
+    let auditor = app.user_with_role("audrey", Role::Auditor).await;
+    let admin = app.user_with_role("boss", Role::Admin).await;
+    let alice = app.register("alice").await;
+    let alice_id = alice["id"].to_string();
+    let with_id = |req: reqwest::RequestBuilder, id: &str| req.header("x-request-id", id);
+
+    let login = |id: &'static str, password: &'static str| {
+        with_id(app.client.post(app.url("/api/v2/auth/login")), id)
+            .json(&json!({"username": "alice", "password": password}))
+            .send()
+    };
+    assert_eq!(
+        login("req-fail", "wrong-password-123")
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let tokens = json(login("req-login", PASSWORD).await.unwrap()).await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let refreshed = json(
+        with_id(
+            app.client.post(app.url("/api/v2/auth/refresh")),
+            "req-refresh",
+        )
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    let access2 = refreshed["access_token"].as_str().unwrap().to_owned();
+    let r = with_id(
+        app.authed(Method::GET, "/api/v2/admin/audit", &access2),
+        "req-refused",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = with_id(
+        app.authed(
+            Method::PUT,
+            &format!("/api/v2/admin/users/{alice_id}/role"),
+            &admin.access,
+        ),
+        "req-role",
+    )
+    .json(&json!({"role": "billing"}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = with_id(
+        app.authed(Method::POST, "/api/v2/auth/password", &access2),
+        "req-password",
+    )
+    .json(&json!({"current_password": PASSWORD, "new_password": "fresh-meadow-lantern-37"}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 204);
+    let again = app.login("alice", "fresh-meadow-lantern-37").await;
+    let r = with_id(
+        app.authed(
+            Method::POST,
+            "/api/v2/auth/logout",
+            again["access_token"].as_str().unwrap(),
+        ),
+        "req-logout",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 204);
+    // A spent refresh token: security violation.
+    let r = with_id(
+        app.client.post(app.url("/api/v2/auth/refresh")),
+        "req-reuse",
+    )
+    .json(&json!({"refresh_token": refresh}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 401);
+
+    let items = entries(&app, &auditor.access, "").await;
+    let failure = find(&items, "login_failure", "req-fail");
+    assert_eq!(
+        failure["user_id"],
+        alice_id.as_str(),
+        "the existing account's id"
+    );
+    assert!(failure["details"].as_str().unwrap().contains("alice"));
+    assert_eq!(failure["ip"], "127.0.0.1");
+    for (event_type, request_id) in [
+        ("login_success", "req-login"),
+        ("token_refresh", "req-refresh"),
+        ("password_change", "req-password"),
+        ("logout", "req-logout"),
+        ("security_violation", "req-refused"),
+        ("security_violation", "req-reuse"),
+    ] {
+        let e = find(&items, event_type, request_id);
+        assert_eq!(e["user_id"], alice_id.as_str(), "{event_type}");
+        assert_eq!(e["ip"], "127.0.0.1", "{event_type}");
+        assert_eq!(e["hash"].as_str().unwrap().len(), 64);
+    }
+    let role = find(&items, "permission_change", "req-role");
+    assert_eq!(
+        role["user_id"],
+        admin.id.to_string().as_str(),
+        "the acting admin"
+    );
+    let details: serde_json::Value =
+        serde_json::from_str(role["details"].as_str().unwrap()).unwrap();
+    assert_eq!(details["to"], "billing");
+    assert_eq!(details["from"], "user");
+    assert_eq!(details["target_user"], alice["id"]);
+    // No password ever reaches the trail.
+    let all = serde_json::to_string(&items).unwrap();
+    assert!(
+        !all.contains(PASSWORD)
+            && !all.contains("fresh-meadow")
+            && !all.contains("wrong-password-123")
+    );
+}
+
+#[tokio::test]
+async fn the_listing_filters_pages_and_is_for_admins_and_auditors_only() {
+    let app = TestApp::spawn().await;
+    let auditor = app.user_with_role("audrey", Role::Auditor).await;
+    let user = app.user("plain").await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.post_json(
+                "/api/v2/auth/login",
+                &json!({"username": "ghost", "password": "x"}).to_string()
+            )
+            .await
+            .status(),
+            401
+        );
+    }
+    let failures = entries(&app, &auditor.access, "event_type=login_failure").await;
+    assert_eq!(failures.len(), 3);
+    assert!(
+        failures.iter().all(|e| e["user_id"].is_null()),
+        "unknown username: no user id"
+    );
+    let mine = entries(&app, &auditor.access, &format!("user_id={}", user.id)).await;
+    assert!(
+        mine.iter()
+            .all(|e| e["user_id"] == user.id.to_string().as_str())
+            && !mine.is_empty()
+    );
+    assert!(
+        entries(&app, &auditor.access, "since=2999-01-01T00:00:00Z")
+            .await
+            .is_empty()
+    );
+    assert!(
+        !entries(&app, &auditor.access, "until=2999-01-01T00:00:00Z")
+            .await
+            .is_empty()
+    );
+
+    let page = json(
+        app.authed(Method::GET, "/api/v2/admin/audit?limit=2", &auditor.access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let first_seq = page["items"][0]["seq"].as_i64().unwrap();
+    let next = page["next_cursor"].as_str().unwrap();
+    let page2 = json(
+        app.authed(
+            Method::GET,
+            &format!("/api/v2/admin/audit?limit=2&cursor={next}"),
+            &auditor.access,
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert!(page2["items"][0]["seq"].as_i64().unwrap() < first_seq - 1);
+
+    for q in [
+        "event_type=nonsense",
+        "since=yesterday",
+        "until=2026-01-01",
+        "limit=0",
+        "cursor=zz",
+    ] {
+        let r = app
+            .authed(
+                Method::GET,
+                &format!("/api/v2/admin/audit?{q}"),
+                &auditor.access,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_problem(q, r, 422).await;
+    }
+    assert_problem(
+        "plain user",
+        app.authed(Method::GET, "/api/v2/admin/audit", &user.access)
+            .send()
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
+    assert_problem(
+        "plain user verify",
+        app.authed(Method::GET, "/api/v2/admin/audit/verify", &user.access)
+            .send()
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
+}
+
+fn cli_verify(app: &TestApp) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .env_clear()
+        .env("RAMPART_DATA_DIR", app.data_path())
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+async fn tamper(app: &TestApp, sql: &str) {
+    for statement in sql.split(';') {
+        sqlx::query(statement)
+            .execute(app.state().db.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+}
+
+#[tokio::test]
+async fn tampering_is_caught_by_the_endpoint_and_the_cli() {
+    let cases = [
+        (
+            "edit a row's details",
+            "UPDATE audit_log SET details = '{\"username\":\"someone else\"}' WHERE seq = 3",
+            3,
+        ),
+        (
+            "delete a middle row",
+            "DELETE FROM audit_log WHERE seq = 3",
+            3,
+        ),
+        (
+            "swap two rows",
+            "UPDATE audit_log SET seq = -3 WHERE seq = 3; UPDATE audit_log SET seq = 3 WHERE seq = 4; \
+             UPDATE audit_log SET seq = 4 WHERE seq = -3",
+            3,
+        ),
+        (
+            "insert a forged row",
+            "INSERT INTO audit_log (seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash) \
+             SELECT 100, ts, 'logout', user_id, ip, request_id, details, hash, hash FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)",
+            0,
+        ),
+    ];
+    for (case, sql, bad) in cases {
+        let app = TestApp::spawn().await;
+        let auditor = app.user_with_role("audrey", Role::Auditor).await;
+        for _ in 0..4 {
+            app.post_json(
+                "/api/v2/auth/login",
+                &json!({"username": "ghost", "password": "x"}).to_string(),
+            )
+            .await;
+        }
+        let ok = json(
+            app.authed(Method::GET, "/api/v2/admin/audit/verify", &auditor.access)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(ok["ok"], true, "{case}: before");
+        assert!(cli_verify(&app).0, "{case}: cli before");
+
+        tamper(&app, sql).await;
+        let v = json(
+            app.authed(Method::GET, "/api/v2/admin/audit/verify", &auditor.access)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(v["ok"], false, "{case}: {v}");
+        let (passed, out) = cli_verify(&app);
+        assert!(!passed, "{case}: cli exit");
+        if bad > 0 {
+            assert_eq!(v["first_bad_seq"], bad, "{case}");
+            assert!(out.contains(&format!("seq {bad}")), "{case}: {out}");
+        }
+    }
+}
