@@ -56,7 +56,6 @@ async fn every_action_leaves_its_event_with_user_address_and_request_id() {
         401
     );
     let tokens = json(login("req-login", PASSWORD).await.unwrap()).await;
-    let access = tokens["access_token"].as_str().unwrap().to_owned();
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
     let refreshed = json(
         with_id(
