@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod checkpoints;
 pub mod checks;
 pub mod config;
 pub mod domain;

@@ -9,6 +9,7 @@ use rampart::{
     password::PasswordHasher,
 };
 use rampart_server::{
+    checkpoints::Checkpoints,
     checks,
     config::{ConfigError, Environment, Settings, Source},
     domain::{Email, Password, Role, Username},
@@ -340,11 +341,19 @@ async fn set_role(username: String, role: String) -> ExitCode {
 }
 
 async fn audit_verify() -> ExitCode {
+    let settings = match load() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let checkpoints = match Checkpoints::open(&settings) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
     let db = match open_database().await {
         Ok(db) => db,
         Err(code) => return code,
     };
-    let result = db.audit().verify().await;
+    let result = checkpoints.verify(&db).await;
     db.close().await;
     match result {
         Ok(v) if v.ok => {

@@ -15,6 +15,7 @@ use secrecy::ExposeSecret;
 
 use crate::{
     app::{self, HttpService},
+    checkpoints::{CheckpointError, Checkpoints},
     config::Settings,
     metrics::Metrics,
     state::AppState,
@@ -37,6 +38,9 @@ pub enum StartError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The audit checkpoints could not be set up.
+    #[error("audit checkpoints: {0}")]
+    Checkpoints(#[from] CheckpointError),
     /// No usable JWT signing key.
     #[error("secret key: {0}")]
     SecretKey(&'static str),
@@ -68,6 +72,10 @@ impl Running {
                 Ok(Err(e)) => tracing::error!(error = %e, "listener failed"),
                 Err(e) => tracing::error!(error = %e, "listener task failed"),
             }
+        }
+        // The last word: a checkpoint of everything acknowledged.
+        if let Err(e) = self.state.checkpoints.write(&self.state.db).await {
+            tracing::error!(error = %e, "final audit checkpoint failed");
         }
         self.state.db.close().await;
     }
@@ -106,6 +114,18 @@ pub async fn start(
     let admin_addr = local(&admin, "RAMPART_ADMIN_BIND", settings.admin_bind)?;
 
     let jwt = jwt_service(&settings)?;
+    let checkpoints = Checkpoints::open(&settings)?;
+    // A tampered trail does not stop the server (the damage must stay
+    // inspectable); it is logged and reported by the verify endpoint.
+    match checkpoints.verify(&db).await {
+        Ok(v) if v.ok => tracing::info!(entries = v.entries, "audit chain verified"),
+        Ok(v) => tracing::error!(
+            entries = v.entries,
+            first_bad_seq = v.first_bad_seq,
+            "AUDIT CHAIN BROKEN"
+        ),
+        Err(e) => tracing::error!(error = %e, "audit chain could not be verified"),
+    }
     let lockout_policy = LockoutPolicy {
         threshold: settings.lockout_threshold,
         base: settings.lockout_base,
@@ -119,6 +139,7 @@ pub async fn start(
         hasher: PasswordHasher::new(hashing_concurrency()),
         limiter: Arc::new(MemoryLimiter::new()),
         lockout: Arc::new(MemoryLockout::new(lockout_policy)),
+        checkpoints,
     };
     let mut routes = app::api_routes(&state.settings);
     if let Some(extra) = extra {
@@ -130,7 +151,8 @@ pub async fn start(
     let (shutdown, signal) = watch::channel(false);
     let tasks = vec![
         spawn_listener(api, api_app, signal.clone()),
-        spawn_listener(admin, admin_app, signal),
+        spawn_listener(admin, admin_app, signal.clone()),
+        spawn_checkpointer(state.clone(), signal),
     ];
     tracing::info!(api = %api_addr, admin = %admin_addr, "listening");
     Ok(Running {
@@ -182,4 +204,30 @@ pub fn hashing_concurrency() -> usize {
     std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(1)
+}
+
+/// Writes a signed checkpoint every minute while the chain grows.
+fn spawn_checkpointer(
+    state: AppState,
+    mut signal: watch::Receiver<bool>,
+) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = state.checkpoints.write(&state.db).await {
+                        tracing::error!(error = %e, "audit checkpoint failed");
+                    }
+                }
+                () = stopped(&mut signal) => return Ok(()),
+            }
+        }
+    })
+}
+
+/// Resolves once shutdown is signalled (or the sender is gone).
+async fn stopped(signal: &mut watch::Receiver<bool>) {
+    let _ = signal.wait_for(|stop| *stop).await;
 }

@@ -11,7 +11,9 @@ use rampart::{
     ratelimit::MemoryLimiter,
 };
 
-use crate::{config::Settings, domain::Role, metrics::Metrics, store::Database};
+use crate::{
+    checkpoints::Checkpoints, config::Settings, domain::Role, metrics::Metrics, store::Database,
+};
 
 /// Cheap to clone: everything is behind `Arc`s or pools.
 #[derive(Debug, Clone)]
@@ -30,6 +32,8 @@ pub struct AppState {
     pub limiter: Arc<MemoryLimiter>,
     /// Login lockout state (single instance).
     pub lockout: Arc<MemoryLockout>,
+    /// Signed audit checkpoints.
+    pub checkpoints: Checkpoints,
 }
 
 /// The authenticated caller of a handler.

@@ -329,6 +329,87 @@ impl ChainVerifier {
     }
 }
 
+/// A signed statement of the chain's head: "entry `seq` had `hash` at `ts`".
+///
+/// Whoever can write the database can recompute the whole chain or cut its
+/// tail without breaking a link; a checkpoint signed with a key kept
+/// outside the database (like CloudTrail's signed digest files) catches
+/// both: the verifier requires the entry at `seq` to still have `hash`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    /// The last entry covered.
+    pub seq: i64,
+    /// Its hash.
+    pub hash: String,
+    /// When the checkpoint was made (RFC 3339 UTC).
+    pub ts: String,
+    /// Ed25519 signature (base64) over [`Checkpoint::message`].
+    pub signature: String,
+}
+
+impl Checkpoint {
+    /// The signed bytes.
+    pub fn message(seq: i64, hash: &str, ts: &str) -> Vec<u8> {
+        format!("rampart-audit-checkpoint\n{seq}\n{hash}\n{ts}").into_bytes()
+    }
+
+    /// Signs the head `(seq, hash)` at `ts`.
+    pub fn sign(key: &ed25519_dalek::SigningKey, seq: i64, hash: &str, ts: &str) -> Self {
+        use base64::Engine as _;
+        use ed25519_dalek::Signer as _;
+        let signature = key.sign(&Self::message(seq, hash, ts));
+        Self {
+            seq,
+            hash: hash.to_owned(),
+            ts: ts.to_owned(),
+            signature: base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()),
+        }
+    }
+
+    /// Whether the signature is `key`'s.
+    pub fn verify(&self, key: &ed25519_dalek::VerifyingKey) -> bool {
+        use base64::Engine as _;
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&self.signature) else {
+            return false;
+        };
+        let Ok(bytes) = <[u8; 64]>::try_from(bytes.as_slice()) else {
+            return false;
+        };
+        let signature = ed25519_dalek::Signature::from_bytes(&bytes);
+        key.verify_strict(&Self::message(self.seq, &self.hash, &self.ts), &signature)
+            .is_ok()
+    }
+}
+
+/// Checks a verified chain against the newest checkpoint: the entry at the
+/// checkpoint's `seq` must exist and still carry its hash. `hash_at` looks
+/// an entry's stored hash up; `head_seq` is the chain's last `seq`.
+pub fn check_against(
+    verification: Verification,
+    checkpoint: &Checkpoint,
+    head_seq: i64,
+    hash_at_checkpoint: Option<&str>,
+) -> Verification {
+    if !verification.ok {
+        return verification;
+    }
+    let bad = if head_seq < checkpoint.seq {
+        // The tail was cut: the first missing entry is the bad one.
+        Some(head_seq + 1)
+    } else if hash_at_checkpoint != Some(checkpoint.hash.as_str()) {
+        // Rewritten up to the checkpoint: the chain no longer ends where
+        // the signed head said it did.
+        Some(checkpoint.seq)
+    } else {
+        None
+    };
+    Verification {
+        ok: bad.is_none(),
+        first_bad_seq: bad,
+        ..verification
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,6 +474,37 @@ mod tests {
             Some(5),
             "the next link breaks"
         );
+    }
+
+    #[test]
+    fn checkpoints_catch_cut_tails_and_rewritten_chains() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+        let good = chain(5);
+        let cp = Checkpoint::sign(&key, 5, &good[4].hash, "2026-11-29T00:00:00Z");
+        assert!(cp.verify(&key.verifying_key()));
+        let mut forged = cp.clone();
+        forged.seq = 3;
+        assert!(!forged.verify(&key.verifying_key()));
+
+        let ok = check_against(verify(&good), &cp, 5, Some(&good[4].hash));
+        assert!(ok.ok);
+        // Tail deleted: the remaining chain is intact, the checkpoint is not.
+        let cut = check_against(verify(&good[..3]), &cp, 3, None);
+        assert_eq!(cut.first_bad_seq, Some(4));
+        // Whole chain recomputed after an edit: links hold, the head hash differs.
+        let mut rewritten: Vec<AuditEntry> = Vec::new();
+        for (i, e) in good.iter().enumerate() {
+            let mut event = AuditEvent::new(EventType::DataAccess)
+                .user("7")
+                .detail("i", i as i64);
+            if i == 1 {
+                event = event.detail("forged", true);
+            }
+            rewritten.push(AuditEntry::next(rewritten.last(), &e.ts, &event));
+        }
+        assert!(verify(&rewritten).ok);
+        let caught = check_against(verify(&rewritten), &cp, 5, Some(&rewritten[4].hash));
+        assert_eq!(caught.first_bad_seq, Some(5));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     domain::Role,
-    error::Result,
+    error::{ApiError, Result},
     events::Ctx,
     state::{AppState, Auth},
     store::audit::AuditFilter,
@@ -155,5 +155,10 @@ pub async fn list(
     ))]
 pub async fn verify(State(state): State<AppState>, auth: Auth) -> Result<Json<Verification>> {
     auth.require_role(&[Role::Admin, Role::Auditor]).await?;
-    Ok(Json(state.db.audit().verify().await?))
+    let verification = state
+        .checkpoints
+        .verify(&state.db)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(verification))
 }

@@ -129,6 +129,40 @@ impl Audit {
         Ok(rows.into_iter().map(AuditEntry::from).collect())
     }
 
+    /// The last entry's `(seq, hash)`.
+    pub async fn head(&self) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The stored hash of entry `seq`.
+    pub async fn hash_at(&self, seq: i64) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = ?")
+                .bind(seq)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Walks the entries after `seq`, expecting them to continue from `hash`.
+    pub async fn verify_after(&self, seq: i64, hash: &str) -> Result<Verification, StoreError> {
+        let mut verifier = ChainVerifier::anchored(seq, hash.to_owned());
+        let mut rows = sqlx::query_as::<_, Row>(
+            "SELECT seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash FROM audit_log \
+             WHERE seq > ? ORDER BY seq",
+        )
+        .bind(seq)
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            verifier.push(&AuditEntry::from(row));
+        }
+        Ok(verifier.finish())
+    }
+
     /// Walks the whole chain in order.
     pub async fn verify(&self) -> Result<Verification, StoreError> {
         let mut verifier = ChainVerifier::new();

@@ -349,3 +349,138 @@ async fn tampering_is_caught_by_the_endpoint_and_the_cli() {
         }
     }
 }
+
+type StoredRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+async fn open_db(app: &TestApp) -> sqlx::SqlitePool {
+    let url = format!("sqlite://{}/rampart.db", app.data_path().display());
+    sqlx::SqlitePool::connect(&url).await.unwrap()
+}
+
+async fn with_some_events() -> TestApp {
+    let app = TestApp::spawn().await;
+    app.user("alice").await;
+    for _ in 0..3 {
+        app.post_json(
+            "/api/v2/auth/login",
+            &json!({"username": "ghost", "password": "x"}).to_string(),
+        )
+        .await;
+    }
+    app
+}
+
+#[tokio::test]
+async fn shutdown_writes_a_signed_checkpoint_outside_the_database() {
+    let mut app = with_some_events().await;
+    app.stop().await;
+    let dir = app.data_path().join("audit-checkpoints");
+    let checkpoints: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("checkpoint-"))
+        .collect();
+    assert_eq!(checkpoints.len(), 1);
+    let cp: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(checkpoints[0].path()).unwrap()).unwrap();
+    assert!(cp["seq"].as_i64().unwrap() >= 5);
+    assert_eq!(cp["hash"].as_str().unwrap().len(), 64);
+    assert!(dir.join("public.key").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(app.data_path().join("audit-signing.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(cli_verify(&app).0);
+}
+
+#[tokio::test]
+async fn a_deleted_tail_is_caught_by_the_checkpoint() {
+    let mut app = with_some_events().await;
+    app.stop().await;
+    let db = open_db(&app).await;
+    let (max,): (i64,) = sqlx::query_as("SELECT max(seq) FROM audit_log")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE seq >= ?")
+        .bind(max - 1)
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    let (ok, out) = cli_verify(&app);
+    assert!(!ok, "{out}");
+    assert!(out.contains(&format!("seq {}", max - 1)), "{out}");
+}
+
+#[tokio::test]
+async fn a_chain_recomputed_after_an_edit_is_caught_and_the_server_still_starts() {
+    let mut app = with_some_events().await;
+    app.stop().await;
+    let db = open_db(&app).await;
+    // Rewrite entry 2 and recompute every hash after it, as an attacker with
+    // write access to the database could.
+    let rows: Vec<StoredRow> = sqlx::query_as(
+        "SELECT seq, ts, event_type, user_id, ip, request_id, details FROM audit_log ORDER BY seq",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    let mut prev = rampart::audit::GENESIS_HASH.to_owned();
+    for (seq, ts, event_type, user_id, ip, request_id, details) in rows {
+        let details = if seq == 2 {
+            r#"{"forged":true}"#.to_owned()
+        } else {
+            details
+        };
+        let entry = rampart::audit::AuditEntry {
+            seq,
+            ts,
+            event_type,
+            user_id,
+            ip,
+            request_id,
+            details: details.clone(),
+            prev_hash: prev.clone(),
+            hash: String::new(),
+        };
+        let hash = entry.computed_hash();
+        sqlx::query("UPDATE audit_log SET details = ?, prev_hash = ?, hash = ? WHERE seq = ?")
+            .bind(&details)
+            .bind(&prev)
+            .bind(&hash)
+            .bind(seq)
+            .execute(&db)
+            .await
+            .unwrap();
+        prev = hash;
+    }
+    db.close().await;
+    let (ok, out) = cli_verify(&app);
+    assert!(!ok, "the links hold, but not the signed head: {out}");
+
+    // The server starts anyway, and says so.
+    let app = app.restart().await;
+    let auditor = app.user_with_role("audrey", Role::Auditor).await;
+    let v = json(
+        app.authed(Method::GET, "/api/v2/admin/audit/verify", &auditor.access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(v["ok"], false, "{v}");
+}

@@ -31,7 +31,24 @@ impl TestApp {
     /// The server with extra `RAMPART_*` settings. The probe routes of
     /// [`probe`] are mounted under `/api/v2/_probe/` behind the same stack.
     pub async fn spawn_with(vars: &[(&str, &str)]) -> Self {
-        let data_dir = tempfile::tempdir().unwrap();
+        Self::spawn_in(tempfile::tempdir().unwrap(), vars).await
+    }
+
+    /// Stops the server (writing its final audit checkpoint) and starts a
+    /// new one on the same data directory.
+    pub async fn restart(mut self) -> Self {
+        self.stop().await;
+        Self::spawn_in(self._data_dir, &[]).await
+    }
+
+    /// Stops the server; the data directory stays for inspection.
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+
+    async fn spawn_in(data_dir: TempDir, vars: &[(&str, &str)]) -> Self {
         let mut source = Source::from_pairs([
             ("RAMPART_BIND", "127.0.0.1:0"),
             ("RAMPART_ADMIN_BIND", "127.0.0.1:0"),
