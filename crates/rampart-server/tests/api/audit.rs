@@ -483,4 +483,9 @@ async fn a_chain_recomputed_after_an_edit_is_caught_and_the_server_still_starts(
     )
     .await;
     assert_eq!(v["ok"], false, "{v}");
+    // Shutting down must not sign the tampered chain into a new checkpoint.
+    let mut app = app;
+    app.stop().await;
+    let (ok, out) = cli_verify(&app);
+    assert!(!ok, "the damage is still reported after a restart: {out}");
 }
