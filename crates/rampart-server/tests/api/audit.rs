@@ -489,3 +489,120 @@ async fn a_chain_recomputed_after_an_edit_is_caught_and_the_server_still_starts(
     let (ok, out) = cli_verify(&app);
     assert!(!ok, "the damage is still reported after a restart: {out}");
 }
+
+/// A loop of authenticated writes while the real server process is killed
+/// with SIGKILL: every write that was acknowledged has its audit event, and
+/// the chain verifies.
+#[tokio::test]
+async fn acknowledged_writes_survive_sigkill_with_their_events() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .env_clear()
+        .current_dir(dir.path())
+        .env("RAMPART_BIND", "127.0.0.1:0")
+        .env("RAMPART_ADMIN_BIND", "127.0.0.1:0")
+        .env("RAMPART_RATE_LIMIT_PER_MIN", "1000000")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["message"] == "listening" {
+            break v["api"].as_str().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let client = reqwest::Client::new();
+    let base = format!("http://{addr}/api/v2");
+    let user: serde_json::Value = client
+        .post(format!("{base}/auth/register"))
+        .json(&json!({"username": "writer", "email": "w@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tokens: serde_json::Value = client
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"username": "writer", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    let orders_url = format!("{base}/users/{}/orders", user["id"]);
+
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (client, url, token) = (client.clone(), orders_url.clone(), token.clone());
+            tokio::spawn(async move {
+                let mut acknowledged = Vec::new();
+                for i in 0..10_000 {
+                    let sent = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&json!({"item": format!("w{w}-{i}"), "quantity": 1, "unit_price_cents": 1}))
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) if r.status() == 201 => acknowledged.push(r.json::<serde_json::Value>().await.map(|o| o["id"].as_i64().unwrap()).ok()),
+                        _ => break,
+                    }
+                }
+                acknowledged.into_iter().flatten().collect::<Vec<i64>>()
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let mut acknowledged = Vec::new();
+    for w in writers {
+        acknowledged.extend(w.await.unwrap());
+    }
+    assert!(
+        acknowledged.len() > 10,
+        "the loop made progress: {}",
+        acknowledged.len()
+    );
+
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}/data/rampart.db",
+        dir.path().display()
+    ))
+    .await
+    .unwrap();
+    let details: Vec<(String,)> =
+        sqlx::query_as("SELECT details FROM audit_log WHERE event_type = 'data_modification'")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    let recorded: std::collections::HashSet<i64> = details
+        .iter()
+        .filter_map(|(d,)| serde_json::from_str::<serde_json::Value>(d).ok()?["order_id"].as_i64())
+        .collect();
+    for id in &acknowledged {
+        assert!(
+            recorded.contains(id),
+            "order {id} was acknowledged but has no audit event"
+        );
+    }
+    db.close().await;
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .env_clear()
+        .current_dir(dir.path())
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
