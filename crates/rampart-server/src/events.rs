@@ -52,6 +52,7 @@ impl AppState {
     pub async fn audit(&self, event: AuditEvent) -> Result<(), StoreError> {
         let entry = self.db.audit().record(&event).await?;
         if event.event_type == EventType::SecurityViolation {
+            self.alerts.send(&entry);
             tracing::error!(
                 target: "rampart::security",
                 event_type = entry.event_type,

@@ -2,6 +2,7 @@
 //! from the `rampart` security layer.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod app;
 pub mod checkpoints;
 pub mod checks;

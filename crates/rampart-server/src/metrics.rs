@@ -11,6 +11,7 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    alerts: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -41,12 +42,21 @@ impl Metrics {
             ]),
             &["method", "route"],
         )?;
+        let alerts = IntCounterVec::new(
+            Opts::new(
+                "rampart_alerts_total",
+                "Security alerts by outcome (sent, failed, dropped)",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(alerts.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
+            alerts,
         })
     }
 
@@ -58,6 +68,11 @@ impl Metrics {
         self.latency
             .with_label_values(&[method, route])
             .observe(seconds);
+    }
+
+    /// Counts one alert outcome.
+    pub fn alert(&self, outcome: &str) {
+        self.alerts.with_label_values(&[outcome]).inc();
     }
 
     /// The registry, for other components' metrics.

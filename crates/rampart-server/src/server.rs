@@ -14,6 +14,7 @@ use rampart::{
 use secrecy::ExposeSecret;
 
 use crate::{
+    alerts::Alerter,
     app::{self, HttpService},
     checkpoints::{CheckpointError, Checkpoints},
     config::Settings,
@@ -131,10 +132,13 @@ pub async fn start(
         base: settings.lockout_base,
         ..LockoutPolicy::default()
     };
+    let metrics = Metrics::new()?;
+    let alerts = Alerter::start(settings.alert_webhook.as_ref(), metrics.clone());
     let state = AppState {
         settings: Arc::new(settings),
         db,
-        metrics: Metrics::new()?,
+        metrics,
+        alerts,
         jwt,
         hasher: PasswordHasher::new(hashing_concurrency()),
         limiter: Arc::new(MemoryLimiter::new()),

@@ -12,7 +12,8 @@ use rampart::{
 };
 
 use crate::{
-    checkpoints::Checkpoints, config::Settings, domain::Role, metrics::Metrics, store::Database,
+    alerts::Alerter, checkpoints::Checkpoints, config::Settings, domain::Role, metrics::Metrics,
+    store::Database,
 };
 
 /// Cheap to clone: everything is behind `Arc`s or pools.
@@ -34,6 +35,8 @@ pub struct AppState {
     pub lockout: Arc<MemoryLockout>,
     /// Signed audit checkpoints.
     pub checkpoints: Checkpoints,
+    /// Security-violation alerts.
+    pub alerts: Alerter,
 }
 
 /// The authenticated caller of a handler.

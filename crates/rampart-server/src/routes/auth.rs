@@ -390,7 +390,8 @@ pub async fn refresh(
             let user = users.by_id(user_id).await?.ok_or_else(invalid_refresh)?;
             token_pair(&state, &user, &session_id, next_token)
         }
-        RefreshOutcome::Reused { user_id } => {
+        RefreshOutcome::Reused { user_id, entry } => {
+            state.alerts.send(&entry);
             tracing::error!(
                 target: "rampart::security",
                 event_type = "security_violation",

@@ -112,6 +112,8 @@ pub enum RefreshOutcome {
     Reused {
         /// The user.
         user_id: i64,
+        /// The security violation recorded.
+        entry: Box<rampart::audit::AuditEntry>,
     },
     /// Unknown, expired, revoked, or the user is erased.
     Invalid,
@@ -403,9 +405,12 @@ impl Users {
                 .bind(&session_id)
                 .execute(&mut *tx)
                 .await?;
-            append_in(&mut tx, &reused.user(user_id.to_string())).await?;
+            let entry = append_in(&mut tx, &reused.user(user_id.to_string())).await?;
             tx.commit().await?;
-            return Ok(RefreshOutcome::Reused { user_id });
+            return Ok(RefreshOutcome::Reused {
+                user_id,
+                entry: Box::new(entry),
+            });
         }
         if revoked_at.is_some() || erased_at.is_some() || expires_at <= unix_now() {
             return Ok(RefreshOutcome::Invalid);

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod alerts;
 mod audit;
 mod cli;
 mod conventions;
