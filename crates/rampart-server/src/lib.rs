@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod observe;
 pub mod openapi;
 pub mod routes;
+pub mod scan;
 pub mod server;
 pub mod state;
 pub mod store;

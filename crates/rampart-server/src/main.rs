@@ -49,6 +49,11 @@ enum Command {
     /// The security audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Probe a running HTTP API from the outside; exit 1 on any failed check.
+    Scan {
+        /// Base URL, e.g. http://127.0.0.1:8080
+        url: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +106,7 @@ fn main() -> ExitCode {
             run_async(set_role(username, role))
         }
         Command::Audit(AuditCommand::Verify) => run_async(audit_verify()),
+        Command::Scan { url } => run_async(scan(url)),
     }
 }
 
@@ -372,5 +378,24 @@ async fn audit_verify() -> ExitCode {
             ExitCode::FAILURE
         }
         Err(e) => fail(e),
+    }
+}
+
+async fn scan(url: String) -> ExitCode {
+    match rampart_server::scan::scan(&url).await {
+        Ok(findings) => {
+            let mut out = std::io::stdout();
+            for f in &findings {
+                let _ = writeln!(out, "{f}");
+            }
+            let failed = findings.iter().filter(|f| !f.passed).count();
+            let _ = writeln!(out, "{} passed, {failed} failed", findings.len() - failed);
+            if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => fail(format!("scan of {url} failed: {e}")),
     }
 }

@@ -364,3 +364,67 @@ fn admin_create_reads_the_password_from_stdin_and_set_role_changes_roles() {
     .unwrap();
     assert!(!out.status.success());
 }
+
+fn run_scan(url: &str) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .env_clear()
+        .args(["scan", url])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn scan_passes_rampart_and_fails_a_naive_server() {
+    let app = crate::support::TestApp::spawn().await;
+    let url = app.url("");
+    let (ok, report) = tokio::task::spawn_blocking(move || run_scan(&url))
+        .await
+        .unwrap();
+    assert!(ok, "{report}");
+    for check in [
+        "headers.x-frame-options",
+        "cors.reflection",
+        "host.allow-list",
+        "docs.exposure",
+        "errors.leakage",
+        "version.removed",
+        "jwt.alg-none",
+        "ratelimit.presence",
+    ] {
+        assert!(
+            report.contains(&format!("PASS {check}")),
+            "{check}: {report}"
+        );
+    }
+
+    // A bare axum app that reflects CORS origins and sets no headers.
+    let naive = axum::Router::new()
+        .route("/health/live", axum::routing::get(|| async { "ok" }))
+        .layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(tower_http::cors::AllowOrigin::mirror_request()),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, naive).await });
+    let url = format!("http://{addr}");
+    let (ok, report) = tokio::task::spawn_blocking(move || run_scan(&url))
+        .await
+        .unwrap();
+    assert!(!ok, "{report}");
+    for check in [
+        "headers.x-content-type-options",
+        "cors.reflection",
+        "host.allow-list",
+        "ratelimit.presence",
+    ] {
+        assert!(
+            report.contains(&format!("FAIL {check}")),
+            "{check}: {report}"
+        );
+    }
+}
