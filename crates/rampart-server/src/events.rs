@@ -50,7 +50,7 @@ impl AppState {
     /// Appends `event` to the chain (durable when this returns) and logs
     /// security violations at error level.
     pub async fn audit(&self, event: AuditEvent) -> Result<(), StoreError> {
-        let entry = self.db.audit().record(&event).await?;
+        let entry = self.audit_writer.append(event.clone()).await?;
         if event.event_type == EventType::SecurityViolation {
             self.alerts.send(&entry);
             tracing::error!(

@@ -20,7 +20,7 @@ use crate::{
     config::Settings,
     metrics::Metrics,
     state::AppState,
-    store::{Database, StoreError},
+    store::{Database, StoreError, audit_writer::AuditWriter},
 };
 
 /// Why the server could not start.
@@ -133,12 +133,14 @@ pub async fn start(
         ..LockoutPolicy::default()
     };
     let metrics = Metrics::new()?;
+    let audit_writer = AuditWriter::start(db.pool().clone());
     let alerts = Alerter::start(settings.alert_webhook.as_ref(), metrics.clone());
     let state = AppState {
         settings: Arc::new(settings),
         db,
         metrics,
         alerts,
+        audit_writer,
         jwt,
         hasher: PasswordHasher::new(hashing_concurrency()),
         limiter: Arc::new(MemoryLimiter::new()),

@@ -12,8 +12,12 @@ use rampart::{
 };
 
 use crate::{
-    alerts::Alerter, checkpoints::Checkpoints, config::Settings, domain::Role, metrics::Metrics,
-    store::Database,
+    alerts::Alerter,
+    checkpoints::Checkpoints,
+    config::Settings,
+    domain::Role,
+    metrics::Metrics,
+    store::{Database, audit_writer::AuditWriter},
 };
 
 /// Cheap to clone: everything is behind `Arc`s or pools.
@@ -37,6 +41,8 @@ pub struct AppState {
     pub checkpoints: Checkpoints,
     /// Security-violation alerts.
     pub alerts: Alerter,
+    /// Group-commit writer for stand-alone audit events.
+    pub audit_writer: AuditWriter,
 }
 
 /// The authenticated caller of a handler.

@@ -11,6 +11,7 @@ use sqlx::sqlite::{
 use crate::config::Settings;
 
 pub mod audit;
+pub mod audit_writer;
 pub mod orders;
 pub mod users;
 
@@ -35,6 +36,12 @@ pub enum StoreError {
     /// A unique constraint refused the write; the value names the field.
     #[error("{0} is already taken")]
     Conflict(&'static str),
+    /// A background writer is not running.
+    #[error("{0}")]
+    Unavailable(&'static str),
+    /// A group-committed batch failed.
+    #[error("audit batch failed: {0}")]
+    Batch(String),
 }
 
 impl StoreError {
