@@ -12,6 +12,9 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     alerts: IntCounterVec,
+    audit_events: IntCounterVec,
+    auth_failures: IntCounterVec,
+    rate_limited: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -50,6 +53,30 @@ impl Metrics {
             &["outcome"],
         )?;
         registry.register(Box::new(alerts.clone()))?;
+        let audit_events = IntCounterVec::new(
+            Opts::new(
+                "rampart_audit_events_total",
+                "Audit events in the chain by type",
+            ),
+            &["event_type"],
+        )?;
+        let auth_failures = IntCounterVec::new(
+            Opts::new(
+                "rampart_auth_failures_total",
+                "Refused logins and tokens by reason",
+            ),
+            &["reason"],
+        )?;
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "rampart_rate_limited_total",
+                "Requests answered 429 by route template",
+            ),
+            &["route"],
+        )?;
+        registry.register(Box::new(audit_events.clone()))?;
+        registry.register(Box::new(auth_failures.clone()))?;
+        registry.register(Box::new(rate_limited.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         Ok(Self {
@@ -57,6 +84,9 @@ impl Metrics {
             requests,
             latency,
             alerts,
+            audit_events,
+            auth_failures,
+            rate_limited,
         })
     }
 
@@ -68,6 +98,27 @@ impl Metrics {
         self.latency
             .with_label_values(&[method, route])
             .observe(seconds);
+    }
+
+    /// Counts a refused login or token.
+    pub fn auth_failure(&self, reason: &str) {
+        self.auth_failures.with_label_values(&[reason]).inc();
+    }
+
+    /// Counts a 429.
+    pub fn rate_limited(&self, route: &str) {
+        self.rate_limited.with_label_values(&[route]).inc();
+    }
+
+    /// Sets the audit event counts (read from the chain at scrape time, so
+    /// events written inside any transaction are included).
+    pub fn set_audit_counts(&self, counts: &[(String, i64)]) {
+        self.audit_events.reset();
+        for (event_type, n) in counts {
+            self.audit_events
+                .with_label_values(&[event_type])
+                .inc_by(u64::try_from(*n).unwrap_or(0));
+        }
     }
 
     /// Counts one alert outcome.

@@ -123,6 +123,9 @@ where
             let status = response.status();
             this.metrics
                 .observe_request(method, route, status.as_str(), elapsed.as_secs_f64());
+            if status == http::StatusCode::TOO_MANY_REQUESTS {
+                this.metrics.rate_limited(route);
+            }
             let request_id = this.request_id.as_ref().map_or("", RequestId::as_str);
             let latency_ms = elapsed.as_secs_f64() * 1000.0;
             if status.is_server_error() {

@@ -54,6 +54,7 @@ impl Authenticator for AppState {
     async fn authenticate(&self, token: &str) -> Result<Principal<Role>, AuthRejection> {
         let claims = self.jwt.verify(token).map_err(|e| {
             tracing::debug!(reason = %e, "token refused");
+            self.metrics.auth_failure("invalid_token");
             AuthRejection::InvalidToken
         })?;
         let user_id: i64 = claims
@@ -74,6 +75,7 @@ impl Authenticator for AppState {
         // A deleted or erased user, a revoked session (logout, refresh reuse)
         // and a bumped token version (password change) all end the token.
         if state.erased || !state.session_live || claims.ver != Some(state.token_version) {
+            self.metrics.auth_failure("revoked_token");
             return Err(AuthRejection::InvalidToken);
         }
         Ok(Principal {

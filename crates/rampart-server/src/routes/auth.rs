@@ -247,6 +247,7 @@ pub async fn login(
     match state.lockout.gate(&body.username, &lock_key).await {
         Ok(Gate::Open) => {}
         Ok(Gate::UserLocked { retry_after }) => {
+            state.metrics.auth_failure("account_locked");
             state.audit(failure("account_locked")).await?;
             return Ok(too_many(
                 retry_after,
@@ -254,6 +255,7 @@ pub async fn login(
             ));
         }
         Ok(Gate::AddressBlocked { retry_after }) => {
+            state.metrics.auth_failure("address_blocked");
             state.audit(failure("address_blocked")).await?;
             return Ok(too_many(
                 retry_after,
@@ -274,6 +276,7 @@ pub async fn login(
         )
         .await;
     let Some(user) = user.filter(|_| ok) else {
+        state.metrics.auth_failure("bad_credentials");
         state.audit(failure("bad_credentials")).await?;
         let outcome = state
             .lockout

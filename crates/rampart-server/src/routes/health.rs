@@ -53,6 +53,10 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<HealthStatus>, 
 
 /// Prometheus text exposition; served on the admin listener only.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    match state.db.audit().counts().await {
+        Ok(counts) => state.metrics.set_audit_counts(&counts),
+        Err(e) => tracing::warn!(error = %e, "audit counts unavailable for metrics"),
+    }
     (
         [(
             header::CONTENT_TYPE,

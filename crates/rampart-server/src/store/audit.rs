@@ -129,6 +129,15 @@ impl Audit {
         Ok(rows.into_iter().map(AuditEntry::from).collect())
     }
 
+    /// Entries per event type.
+    pub async fn counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT event_type, count(*) FROM audit_log GROUP BY event_type")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     /// The last entry's `(seq, hash)`.
     pub async fn head(&self) -> Result<Option<(i64, String)>, StoreError> {
         Ok(

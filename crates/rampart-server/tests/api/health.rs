@@ -72,3 +72,49 @@ async fn metrics_are_on_the_admin_listener_only() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn security_metrics_count_audit_events_auth_failures_and_limits() {
+    let app = TestApp::spawn_with(&[("RAMPART_SEARCH_LIMIT_PER_MIN", "1")]).await;
+    let s = app.user("metered").await;
+    let bad =
+        serde_json::json!({"username": "metered", "password": "wrong-password-123"}).to_string();
+    assert_eq!(
+        app.post_json("/api/v2/auth/login", &bad).await.status(),
+        401
+    );
+    for _ in 0..2 {
+        app.client
+            .get(app.url("/api/v2/search?q=x"))
+            .bearer_auth(&s.access)
+            .send()
+            .await
+            .unwrap();
+    }
+    let r = app
+        .client
+        .get(app.url("/api/v2/users/me"))
+        .bearer_auth("not.a.token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let text = app
+        .client
+        .get(app.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"rampart_audit_events_total{event_type="login_failure"} 1"#,
+        r#"rampart_audit_events_total{event_type="login_success"} 1"#,
+        r#"rampart_auth_failures_total{reason="bad_credentials"} 1"#,
+        r#"rampart_auth_failures_total{reason="invalid_token"} 1"#,
+        r#"rampart_rate_limited_total{route="/api/v2/search"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+}
