@@ -167,6 +167,20 @@ impl AuditEvent {
     }
 }
 
+/// Where events go: the application's durable, serialised store. An
+/// implementation returns only once the entry is durable, so a request can
+/// be acknowledged after its events.
+pub trait AuditSink: Send + Sync + 'static {
+    /// The store's error.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Appends `event` to the chain and returns the stored entry.
+    fn append(
+        &self,
+        event: AuditEvent,
+    ) -> impl std::future::Future<Output = Result<AuditEntry, Self::Error>> + Send;
+}
+
 /// A stored, chained entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {

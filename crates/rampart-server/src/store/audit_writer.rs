@@ -46,6 +46,17 @@ impl AuditWriter {
     }
 }
 
+impl rampart::audit::AuditSink for AuditWriter {
+    type Error = StoreError;
+
+    fn append(
+        &self,
+        event: AuditEvent,
+    ) -> impl std::future::Future<Output = Result<AuditEntry, StoreError>> + Send {
+        AuditWriter::append(self, event)
+    }
+}
+
 async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<(AuditEvent, Reply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
