@@ -27,7 +27,7 @@ use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer};
 use crate::{
     config::Settings,
     observe::{ObserveLayer, RouteTemplateLayer},
-    routes::{self, audit, auth, diagnostics, docs, health, orders, users},
+    routes::{self, audit, auth, diagnostics, docs, files, health, orders, users},
     state::AppState,
 };
 
@@ -71,6 +71,23 @@ pub fn api_routes(settings: &Settings) -> Router<AppState> {
         .route("/api/v2/orders/{id}", get(orders::get_order))
         .route("/api/v2/search", get(orders::search))
         .route("/api/v2/tools/ping", get(diagnostics::ping))
+        .route(
+            "/api/v2/files",
+            // Uploads get their own body limit: the file's bytes are
+            // counted by the upload validator, this only bounds the
+            // multipart envelope around them.
+            post(files::upload)
+                .layer(DefaultBodyLimit::max(
+                    usize::try_from(settings.max_upload_bytes)
+                        .unwrap_or(usize::MAX)
+                        .saturating_add(64 * 1024),
+                ))
+                .get(files::list),
+        )
+        .route(
+            "/api/v2/files/{id}",
+            get(files::download).delete(files::delete),
+        )
         .route("/api/v2/admin/audit", get(audit::list))
         .route("/api/v2/admin/audit/verify", get(audit::verify));
     if settings.debug {

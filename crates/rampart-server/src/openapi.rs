@@ -35,6 +35,10 @@ every response carries the security header set and X-Request-Id. /api/v1 is gone
         routes::orders::get_order,
         routes::orders::search,
         routes::diagnostics::ping,
+        routes::files::upload,
+        routes::files::list,
+        routes::files::download,
+        routes::files::delete,
         routes::audit::list,
         routes::audit::verify,
     ),
@@ -46,6 +50,7 @@ every response carries the security header set and X-Request-Id. /api/v1 is gone
         (name = "users", description = "Accounts and profiles"),
         (name = "admin", description = "Administrative functions"),
         (name = "orders", description = "Orders and search"),
+        (name = "files", description = "Uploads and downloads"),
     )
 )]
 struct ApiDoc;

@@ -22,6 +22,7 @@
 //! | [`jwt`] | HS256 access tokens with required claims and a `kid` key ring |
 //! | [`authz`] | `Authenticated` extractor, role and ownership guards with a refusal hook |
 //! | [`audit`] | audit event types, the hash chain and its verifier |
+//! | [`upload`] | streaming upload validation: size, extension, magic bytes, SHA-256, atomic storage |
 //! | [`checks`] | typed production-configuration findings, like Django's `check --deploy` |
 //!
 //! The library never reads environment variables or files and knows nothing
@@ -63,4 +64,5 @@ pub mod problem;
 pub mod ratelimit;
 pub mod redact;
 pub mod request_id;
+pub mod upload;
 pub mod version;

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod diagnostics;
 pub mod docs;
+pub mod files;
 pub mod health;
 pub mod orders;
 pub mod users;

@@ -12,6 +12,7 @@ use crate::config::Settings;
 
 pub mod audit;
 pub mod audit_writer;
+pub mod files;
 pub mod orders;
 pub mod users;
 
@@ -133,6 +134,11 @@ impl Database {
     /// The audit repository.
     pub fn audit(&self) -> audit::Audit {
         audit::Audit::new(self.pool.clone())
+    }
+
+    /// The files repository.
+    pub fn files(&self) -> files::Files {
+        files::Files::new(self.pool.clone())
     }
 
     /// The orders repository.

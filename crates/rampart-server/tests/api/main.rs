@@ -9,6 +9,7 @@ mod audit;
 mod cli;
 mod conventions;
 mod diagnostics;
+mod files;
 mod health;
 mod identity;
 mod lockout;

@@ -1,0 +1,277 @@
+//! `/api/v2/files`: uploads validated while streaming, owner-only downloads.
+
+use axum::{
+    Json,
+    extract::{Multipart, State, multipart::MultipartRejection},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use base64::Engine as _;
+use rampart::{
+    audit::EventType,
+    input::{Path, Query},
+    problem::Problem,
+    upload::{UploadPolicy, UploadRejection, sanitize_file_name, store_upload},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{
+    domain::Role,
+    error::{ApiError, Result},
+    events::Ctx,
+    routes::orders::{PageQuery, page},
+    state::{AppState, Auth},
+    store::{
+        create_private_dir,
+        files::{FileRow, NewFile},
+    },
+};
+
+/// A stored file's metadata.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileView {
+    /// Id.
+    pub id: i64,
+    /// The random name it is stored under.
+    pub filename: String,
+    /// The client's name, sanitised.
+    pub original_name: String,
+    /// The detected type.
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// SHA-256, lowercase hex.
+    pub sha256: String,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+}
+
+impl From<&FileRow> for FileView {
+    fn from(f: &FileRow) -> Self {
+        Self {
+            id: f.id,
+            filename: f.stored_name.clone(),
+            original_name: f.original_name.clone(),
+            content_type: f.content_type.clone(),
+            size: f.size,
+            sha256: f.sha256.clone(),
+            created_at: f.created_at.clone(),
+        }
+    }
+}
+
+/// A page of files.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FilePage {
+    /// Newest first.
+    pub items: Vec<FileView>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+fn user_id(auth: &Auth) -> Result<i64> {
+    auth.principal
+        .subject
+        .parse()
+        .map_err(|_| Problem::new(StatusCode::UNAUTHORIZED).into())
+}
+
+/// Uploads one file (multipart field `file`): `.jpg .jpeg .png .gif .pdf`
+/// whose content matches the extension, within the size limit and quota.
+#[utoipa::path(post, path = "/api/v2/files", tag = "files", security(("bearer" = [])),
+    request_body(content_type = "multipart/form-data", description = "One field named `file`"),
+    responses(
+        (status = 201, body = FileView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Over the size limit or the storage quota", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Extension not allowed, content not matching it, or empty", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn upload(
+    State(state): State<AppState>,
+    auth: Auth,
+    ctx: Ctx,
+    multipart: std::result::Result<Multipart, MultipartRejection>,
+) -> Result<Response> {
+    let mut multipart = multipart.map_err(|_| {
+        Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            .with_detail("Send the file as multipart/form-data.")
+    })?;
+    let owner = user_id(&auth)?;
+    let settings = &state.settings;
+    let files = state.db.files();
+    let used = u64::try_from(files.usage(owner).await?).unwrap_or(0);
+    let quota_left = settings.upload_quota_bytes.saturating_sub(used);
+    let limit = settings.max_upload_bytes.min(quota_left);
+    let policy = UploadPolicy::images_and_pdf(limit);
+    let dir = settings.upload_dir();
+    create_private_dir(&dir).map_err(|e| ApiError::Internal(e.to_string()))?;
+
+    let field = multipart
+        .next_field()
+        .await
+        .map_err(|_| {
+            Problem::new(StatusCode::BAD_REQUEST).with_detail("The multipart body is malformed.")
+        })?
+        .ok_or_else(|| {
+            Problem::validation(vec![rampart::problem::FieldError::new(
+                "file",
+                "is required",
+            )])
+        })?;
+    if field.name() != Some("file") {
+        return Err(Problem::validation(vec![rampart::problem::FieldError::new(
+            field.name().unwrap_or("field"),
+            "is not an accepted field; send the file as `file`",
+        )])
+        .into());
+    }
+    let client_name = field.file_name().unwrap_or_default().to_owned();
+    let stored = store_upload(field, &client_name, &dir, &policy)
+        .await
+        .map_err(|e| match e {
+            UploadRejection::TooLarge(_) if limit < settings.max_upload_bytes => ApiError::from(
+                Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
+                    .with_detail("This upload would exceed your storage quota."),
+            ),
+            UploadRejection::TooLarge(max) => Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
+                .with_detail(format!("Files may be at most {max} bytes."))
+                .into(),
+            UploadRejection::Unsupported(reason) => {
+                Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+                    .with_detail(reason)
+                    .into()
+            }
+            UploadRejection::Stream => Problem::new(StatusCode::BAD_REQUEST)
+                .with_detail("The upload was interrupted.")
+                .into(),
+            UploadRejection::Io(e) => ApiError::Internal(e.to_string()),
+        })?;
+    let original = sanitize_file_name(&client_name);
+    let new = NewFile {
+        user_id: owner,
+        stored_name: &stored.stored_name,
+        original_name: &original,
+        content_type: stored.content_type,
+        size: i64::try_from(stored.size).unwrap_or(i64::MAX),
+        sha256: &stored.sha256,
+    };
+    let event = ctx.event(EventType::FileUpload).user(owner.to_string());
+    let row = match files.insert(&new, event).await {
+        Ok(row) => row,
+        Err(e) => {
+            // Nothing may stay on disk without its row.
+            let _ = tokio::fs::remove_file(&stored.path).await;
+            return Err(e.into());
+        }
+    };
+    Ok((StatusCode::CREATED, Json(FileView::from(&row))).into_response())
+}
+
+/// The caller's files, newest first.
+#[utoipa::path(get, path = "/api/v2/files", tag = "files", security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, body = FilePage),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<FilePage>> {
+    let owner = user_id(&auth)?;
+    let p = page(q.limit, q.cursor.as_deref()).map_err(|e| {
+        ApiError::from(Problem::validation(e).with_detail("The query parameters are invalid."))
+    })?;
+    let mut rows = state.db.files().page(owner, p.before, p.limit).await?;
+    let more = rows.len() > p.limit as usize;
+    rows.truncate(p.limit as usize);
+    Ok(Json(FilePage {
+        next_cursor: if more {
+            rows.last().map(|f| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{}", f.id))
+            })
+        } else {
+            None
+        },
+        items: rows.iter().map(FileView::from).collect(),
+    }))
+}
+
+async fn owned(state: &AppState, auth: &Auth, id: i64) -> Result<FileRow> {
+    let file = state
+        .db
+        .files()
+        .by_id(id)
+        .await?
+        .ok_or_else(|| ApiError::from(Problem::new(StatusCode::NOT_FOUND)))?;
+    auth.require_owner_or_role(&file.user_id.to_string(), &[Role::Admin])
+        .await?;
+    Ok(file)
+}
+
+/// Downloads a file (owner or admin; 404 for everyone else), always as an
+/// attachment with its detected type.
+#[utoipa::path(get, path = "/api/v2/files/{id}", tag = "files", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "File id")),
+    responses(
+        (status = 200, description = "The bytes", content_type = "application/octet-stream"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn download(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+) -> Result<Response> {
+    let file = owned(&state, &auth, id).await?;
+    let bytes = tokio::fs::read(state.settings.upload_dir().join(&file.stored_name))
+        .await
+        .map_err(|e| ApiError::Internal(format!("stored file unreadable: {e}")))?;
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        sanitize_file_name(&file.original_name)
+    );
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&file.content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")),
+    );
+    Ok(response)
+}
+
+/// Deletes a file (owner or admin; 404 for everyone else).
+#[utoipa::path(delete, path = "/api/v2/files/{id}", tag = "files", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "File id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Auth,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+) -> Result<StatusCode> {
+    let file = owned(&state, &auth, id).await?;
+    let event = ctx
+        .event(EventType::DataModification)
+        .user(auth.principal.subject.as_str())
+        .detail("action", "file_deleted")
+        .detail("file_id", id);
+    if state.db.files().delete(id, &event).await? {
+        let _ = tokio::fs::remove_file(state.settings.upload_dir().join(&file.stored_name)).await;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
