@@ -101,6 +101,7 @@ fn main() {
         (before, peak)
     });
     let _ = child.kill();
+    let _ = child.wait();
     let growth = peak.saturating_sub(before);
     println!(
         "ten concurrent 10 MiB uploads: server RSS before {} MiB, peak {} MiB, growth {} MiB (goal < 50 MiB)",
