@@ -6,7 +6,6 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use base64::Engine as _;
 use rampart::{
     audit::EventType,
     input::{Path, Query},
@@ -20,7 +19,7 @@ use crate::{
     domain::Role,
     error::{ApiError, Result},
     events::Ctx,
-    routes::orders::{PageQuery, page},
+    routes::orders::{PageQuery, encode_cursor, page},
     state::{AppState, Auth},
     store::{
         create_private_dir,
@@ -192,9 +191,7 @@ pub async fn list(
     rows.truncate(p.limit as usize);
     Ok(Json(FilePage {
         next_cursor: if more {
-            rows.last().map(|f| {
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{}", f.id))
-            })
+            rows.last().map(|f| encode_cursor(f.id))
         } else {
             None
         },

@@ -158,7 +158,8 @@ fn invalid_query(errors: Vec<FieldError>) -> ApiError {
         .into()
 }
 
-fn encode_cursor(id: i64) -> String {
+/// The opaque cursor for the page after the item with `id`.
+pub fn encode_cursor(id: i64) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{id}"))
 }
 
