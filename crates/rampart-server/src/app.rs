@@ -16,6 +16,7 @@ use http::StatusCode;
 use rampart::{
     client_ip::{ClientIpLayer, TrustedProxies},
     headers::SecurityHeadersLayer,
+    pci::CardGuardLayer,
     problem::{ProblemLayer, panic_response},
     ratelimit::{Quota, RateLimitLayer},
     request_id::RequestIdLayer,
@@ -26,6 +27,7 @@ use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer};
 
 use crate::{
     config::Settings,
+    events::CardAudit,
     observe::{ObserveLayer, RouteTemplateLayer},
     routes::{self, audit, auth, diagnostics, docs, files, health, orders, users},
     state::AppState,
@@ -177,6 +179,11 @@ pub fn with_stack(routes: Router<AppState>, state: AppState) -> impl HttpService
             )
             .fail_open(settings.rate_limit_fail_open),
         )
+        // 12. no card number in any JSON body reaches a handler or a log
+        .layer(CardGuardLayer::new(
+            CardAudit(std::sync::Arc::new(state.clone())),
+            settings.max_body_bytes,
+        ))
         .service(router)
 }
 

@@ -32,6 +32,35 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// The context of a request's parts.
+    pub fn of(parts: &Parts) -> Self {
+        Self {
+            ip: parts.extensions.get::<ClientIp>().map(|ip| ip.to_string()),
+            request_id: parts
+                .extensions
+                .get::<RequestId>()
+                .map(|id| id.as_str().to_owned()),
+        }
+    }
+}
+
+/// The card-data guard's audit hook: every refused request is a security
+/// violation (the value itself is never recorded).
+#[derive(Debug, Clone)]
+pub struct CardAudit(pub std::sync::Arc<AppState>);
+
+impl rampart::pci::CardDataHook for CardAudit {
+    async fn refused(&self, parts: &Parts) {
+        let event = Ctx::of(parts)
+            .event(EventType::SecurityViolation)
+            .detail("reason", "card_data")
+            .detail("method", parts.method.as_str())
+            .detail("path", parts.uri.path());
+        self.0.audit_or_log(event).await;
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     type Rejection = Infallible;
 

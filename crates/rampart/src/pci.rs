@@ -74,6 +74,140 @@ pub fn contains_card_number(text: &str) -> bool {
     !find_card_numbers(text).is_empty()
 }
 
+/// Whether any string or number anywhere in a JSON value holds a card number.
+pub fn json_contains_card_number(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => contains_card_number(s),
+        Value::Number(n) => contains_card_number(&n.to_string()),
+        Value::Array(items) => items.iter().any(json_contains_card_number),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| contains_card_number(k) || json_contains_card_number(v)),
+        Value::Bool(_) | Value::Null => false,
+    }
+}
+
+/// Told about every request refused for carrying card data (the audit
+/// hook); never given the value.
+pub trait CardDataHook: Clone + Send + Sync + 'static {
+    /// A request to `path` was refused; `parts` has its extensions
+    /// (request id, client address).
+    fn refused(&self, parts: &http::request::Parts)
+    -> impl std::future::Future<Output = ()> + Send;
+}
+
+/// Layer refusing (422) any JSON request body that contains a card number
+/// anywhere (SPEC §6): before any handler or log sees it. Bodies are read up
+/// to `max_bytes` (larger is 413); other content types pass untouched.
+#[derive(Debug, Clone)]
+pub struct CardGuardLayer<H> {
+    hook: H,
+    max_bytes: usize,
+}
+
+impl<H> CardGuardLayer<H> {
+    /// Refusals are reported to `hook`.
+    pub fn new(hook: H, max_bytes: usize) -> Self {
+        Self { hook, max_bytes }
+    }
+}
+
+impl<H: Clone, S> tower::Layer<S> for CardGuardLayer<H> {
+    type Service = CardGuard<H, S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CardGuard {
+            inner,
+            hook: self.hook.clone(),
+            max_bytes: self.max_bytes,
+        }
+    }
+}
+
+/// The service of [`CardGuardLayer`].
+#[derive(Debug, Clone)]
+pub struct CardGuard<H, S> {
+    inner: S,
+    hook: H,
+    max_bytes: usize,
+}
+
+impl<H, S> tower::Service<axum::extract::Request> for CardGuard<H, S>
+where
+    H: CardDataHook,
+    S: tower::Service<axum::extract::Request, Response = axum::response::Response>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = axum::response::Response;
+    type Error = S::Error;
+    type Future = futures_util::future::Either<
+        S::Future,
+        futures_util::future::BoxFuture<'static, Result<Self::Response, S::Error>>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: axum::extract::Request) -> Self::Future {
+        use axum::response::IntoResponse;
+        use futures_util::future::Either;
+        use http_body_util::BodyExt;
+
+        if !crate::input::is_json_content_type(req.headers()) {
+            return Either::Left(self.inner.call(req));
+        }
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let hook = self.hook.clone();
+        let max = self.max_bytes;
+        Either::Right(Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let bytes = match http_body_util::Limited::new(body, max).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(e) => {
+                    let status = if e
+                        .downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some()
+                    {
+                        http::StatusCode::PAYLOAD_TOO_LARGE
+                    } else {
+                        http::StatusCode::BAD_REQUEST
+                    };
+                    return Ok(crate::problem::Problem::new(status).into_response());
+                }
+            };
+            // Malformed JSON is the handler's to refuse (400); the guard
+            // only needs to see what parses.
+            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                if json_contains_card_number(&value) {
+                    hook.refused(&parts).await;
+                    return Ok(crate::problem::Problem::typed(
+                        http::StatusCode::UNPROCESSABLE_ENTITY,
+                        "urn:rampart:problem:card-data",
+                        "Card data is not accepted",
+                    )
+                    .with_detail("Card numbers may not be sent to this API; use a payment token.")
+                    .into_response());
+                }
+            }
+            inner
+                .call(axum::extract::Request::from_parts(
+                    parts,
+                    axum::body::Body::from(bytes),
+                ))
+                .await
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +230,31 @@ mod tests {
         ];
         for (name, text, expected) in cases {
             assert_eq!(contains_card_number(text), expected, "case {name}");
+        }
+    }
+
+    #[test]
+    fn json_values_are_scanned_everywhere() {
+        let cases = [
+            (
+                "nested",
+                serde_json::json!({"a": {"b": ["x", "4111 1111 1111 1111"]}}),
+                true,
+            ),
+            (
+                "number",
+                serde_json::json!({"n": 4111111111111111u64}),
+                true,
+            ),
+            ("key", serde_json::json!({"4111111111111111": 1}), true),
+            (
+                "clean",
+                serde_json::json!({"phone": "+1 555 0100", "amount": "19.99", "id": 1234567890123456u64}),
+                false,
+            ),
+        ];
+        for (name, value, expected) in cases {
+            assert_eq!(json_contains_card_number(&value), expected, "case {name}");
         }
     }
 

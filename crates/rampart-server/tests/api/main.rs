@@ -6,6 +6,7 @@ mod support;
 
 mod alerts;
 mod audit;
+mod cards;
 mod cli;
 mod conventions;
 mod diagnostics;
