@@ -16,6 +16,7 @@
 //! | [`logging`] | a fast JSON-lines formatter for `tracing` |
 //! | [`ratelimit`] | exact sliding-window limits: the limiter trait, the in-memory store, the per-IP layer |
 //! | [`lockout`] | per-username lockout and per-address failure limits for logins |
+//! | [`crypto`] | field encryption at rest: XChaCha20-Poly1305, versioned keys, context-bound |
 //! | [`pci`] | card-number (PAN) detection: Luhn-valid 13–19 digit runs |
 //! | [`redact`] | one redaction for logs and audit details: tokens, passwords, card numbers |
 //! | [`password`] | argon2id hashing off the async threads, strength rules |
@@ -52,6 +53,7 @@ pub mod authz;
 pub mod checks;
 pub mod client_ip;
 pub mod cors;
+pub mod crypto;
 pub mod headers;
 pub mod hosts;
 pub mod input;
