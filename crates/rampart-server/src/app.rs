@@ -29,7 +29,7 @@ use crate::{
     config::Settings,
     events::CardAudit,
     observe::{ObserveLayer, RouteTemplateLayer},
-    routes::{self, audit, auth, diagnostics, docs, files, health, orders, users},
+    routes::{self, audit, auth, diagnostics, docs, files, health, health_records, orders, users},
     state::AppState,
 };
 
@@ -89,6 +89,10 @@ pub fn api_routes(settings: &Settings) -> Router<AppState> {
         .route(
             "/api/v2/files/{id}",
             get(files::download).delete(files::delete),
+        )
+        .route(
+            "/api/v2/users/{id}/health",
+            get(health_records::get).put(health_records::put),
         )
         .route("/api/v2/admin/audit", get(audit::list))
         .route("/api/v2/admin/audit/verify", get(audit::verify));

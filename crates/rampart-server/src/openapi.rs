@@ -39,18 +39,20 @@ every response carries the security header set and X-Request-Id. /api/v1 is gone
         routes::files::list,
         routes::files::download,
         routes::files::delete,
+        routes::health_records::put,
+        routes::health_records::get,
         routes::audit::list,
         routes::audit::verify,
     ),
     components(schemas(Problem, FieldError, routes::health::HealthStatus, routes::users::PublicUser)),
     modifiers(&BearerAuth),
     tags(
-        (name = "health", description = "Liveness and readiness"),
         (name = "auth", description = "Registration, login, token refresh, logout, password change"),
         (name = "users", description = "Accounts and profiles"),
         (name = "admin", description = "Administrative functions"),
         (name = "orders", description = "Orders and search"),
         (name = "files", description = "Uploads and downloads"),
+        (name = "health", description = "Liveness, readiness and encrypted health records"),
     )
 )]
 struct ApiDoc;

@@ -115,6 +115,7 @@ pub async fn start(
     let admin_addr = local(&admin, "RAMPART_ADMIN_BIND", settings.admin_bind)?;
 
     let jwt = jwt_service(&settings)?;
+    let cipher = field_cipher(&settings)?;
     let checkpoints = Checkpoints::open(&settings)?;
     // A tampered trail does not stop the server (the damage must stay
     // inspectable); it is logged and reported by the verify endpoint.
@@ -141,6 +142,7 @@ pub async fn start(
         metrics,
         alerts,
         audit_writer,
+        cipher: Arc::new(cipher),
         jwt,
         hasher: PasswordHasher::new(hashing_concurrency()),
         limiter: Arc::new(MemoryLimiter::new()),
@@ -236,4 +238,21 @@ fn spawn_checkpointer(
 /// Resolves once shutdown is signalled (or the sender is gone).
 async fn stopped(signal: &mut watch::Receiver<bool>) {
     let _ = signal.wait_for(|stop| *stop).await;
+}
+
+/// The PHI cipher for `settings`' data keys.
+pub fn field_cipher(settings: &Settings) -> Result<rampart::crypto::FieldCipher, StartError> {
+    let keys = settings
+        .secrets
+        .data_keys
+        .as_ref()
+        .ok_or(StartError::SecretKey(
+            "no PHI data key is configured (RAMPART_DATA_KEYS)",
+        ))?;
+    let pairs: Vec<(u32, [u8; 32])> = keys
+        .versions()
+        .filter_map(|v| keys.key(v).map(|k| (v, *k)))
+        .collect();
+    rampart::crypto::FieldCipher::new(pairs)
+        .map_err(|_| StartError::SecretKey("no PHI data key is configured"))
 }

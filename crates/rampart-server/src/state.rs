@@ -43,6 +43,8 @@ pub struct AppState {
     pub alerts: Alerter,
     /// Group-commit writer for stand-alone audit events.
     pub audit_writer: AuditWriter,
+    /// Field encryption for PHI.
+    pub cipher: Arc<rampart::crypto::FieldCipher>,
 }
 
 /// The authenticated caller of a handler.

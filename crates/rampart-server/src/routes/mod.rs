@@ -6,6 +6,7 @@ pub mod diagnostics;
 pub mod docs;
 pub mod files;
 pub mod health;
+pub mod health_records;
 pub mod orders;
 pub mod users;
 

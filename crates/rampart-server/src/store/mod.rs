@@ -13,6 +13,7 @@ use crate::config::Settings;
 pub mod audit;
 pub mod audit_writer;
 pub mod files;
+pub mod health;
 pub mod orders;
 pub mod users;
 
@@ -139,6 +140,11 @@ impl Database {
     /// The files repository.
     pub fn files(&self) -> files::Files {
         files::Files::new(self.pool.clone())
+    }
+
+    /// The health-records repository.
+    pub fn health(&self) -> health::Health {
+        health::Health::new(self.pool.clone())
     }
 
     /// The orders repository.

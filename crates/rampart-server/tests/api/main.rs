@@ -12,6 +12,7 @@ mod conventions;
 mod diagnostics;
 mod files;
 mod health;
+mod health_records;
 mod identity;
 mod lockout;
 mod orders;
