@@ -49,11 +49,21 @@ enum Command {
     /// The security audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Data keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Probe a running HTTP API from the outside; exit 1 on any failed check.
     Scan {
         /// Base URL, e.g. http://127.0.0.1:8080
         url: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Re-encrypt every health record under the highest RAMPART_DATA_KEYS
+    /// version; safe to interrupt and run again.
+    RotateDataKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +117,7 @@ fn main() -> ExitCode {
         }
         Command::Audit(AuditCommand::Verify) => run_async(audit_verify()),
         Command::Scan { url } => run_async(scan(url)),
+        Command::Keys(KeysCommand::RotateDataKey) => run_async(rotate_data_key()),
     }
 }
 
@@ -397,5 +408,33 @@ async fn scan(url: String) -> ExitCode {
             }
         }
         Err(e) => fail(format!("scan of {url} failed: {e}")),
+    }
+}
+
+async fn rotate_data_key() -> ExitCode {
+    let settings = match load() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let cipher = match server::field_cipher(&settings) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let db = match open_database().await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    let result = rampart_server::routes::health_records::rotate(&db, &cipher).await;
+    db.close().await;
+    match result {
+        Ok((rotated, total)) => {
+            let _ = writeln!(
+                std::io::stdout(),
+                "re-encrypted {rotated} of {total} health records under key v{}",
+                cipher.current_version()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
 }

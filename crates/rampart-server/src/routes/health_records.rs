@@ -201,3 +201,62 @@ pub async fn get(
         .await?;
     Ok(Json(HealthView(out)))
 }
+
+/// Re-encrypts every record whose fields are under an older key version;
+/// returns (records rotated, records seen). Each record is replaced in one
+/// statement that only applies if it did not change meanwhile, so the job
+/// can run beside the server and be interrupted and re-run at any point.
+pub async fn rotate(
+    db: &crate::store::Database,
+    cipher: &rampart::crypto::FieldCipher,
+) -> std::result::Result<(usize, usize), String> {
+    let health = db.health();
+    let ids = health.user_ids().await.map_err(|e| e.to_string())?;
+    let mut rotated = 0;
+    for &user_id in &ids {
+        let Some(row) = health.get(user_id).await.map_err(|e| e.to_string())? else {
+            continue;
+        };
+        let stale = [
+            &row.diagnosis,
+            &row.medications,
+            &row.insurance_id,
+            &row.notes,
+        ]
+        .iter()
+        .any(|v| cipher.needs_rotation(v));
+        if !stale {
+            continue;
+        }
+        let re = |field: &str, value: &str| {
+            if cipher.needs_rotation(value) {
+                cipher
+                    .reencrypt(value, &context(user_id, field))
+                    .map_err(|e| format!("record {user_id} field {field}: {e}"))
+            } else {
+                Ok(value.to_owned())
+            }
+        };
+        let new = HealthRow {
+            user_id,
+            diagnosis: re("diagnosis", &row.diagnosis)?,
+            medications: re("medications", &row.medications)?,
+            insurance_id: re("insurance_id", &row.insurance_id)?,
+            notes: re("notes", &row.notes)?,
+            updated_at: row.updated_at.clone(),
+        };
+        if health
+            .replace_ciphertexts(&row, &new)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            rotated += 1;
+        }
+    }
+    let event = rampart::audit::AuditEvent::new(EventType::DataModification)
+        .detail("action", "data_key_rotation")
+        .detail("records", rotated)
+        .detail("key_version", cipher.current_version());
+    db.audit().record(&event).await.map_err(|e| e.to_string())?;
+    Ok((rotated, ids.len()))
+}

@@ -56,6 +56,40 @@ impl Health {
         Ok(())
     }
 
+    /// Every record's owner, for batch jobs.
+    pub async fn user_ids(&self) -> Result<Vec<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT user_id FROM health_records ORDER BY user_id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Replaces a record's ciphertexts if they are still `expected` (so a
+    /// concurrent write is never overwritten with older data).
+    pub async fn replace_ciphertexts(
+        &self,
+        expected: &HealthRow,
+        new: &HealthRow,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE health_records SET diagnosis = ?, medications = ?, insurance_id = ?, notes = ? \
+             WHERE user_id = ? AND diagnosis = ? AND medications = ? AND insurance_id = ? AND notes = ?",
+        )
+        .bind(&new.diagnosis)
+        .bind(&new.medications)
+        .bind(&new.insurance_id)
+        .bind(&new.notes)
+        .bind(expected.user_id)
+        .bind(&expected.diagnosis)
+        .bind(&expected.medications)
+        .bind(&expected.insurance_id)
+        .bind(&expected.notes)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// A user's record.
     pub async fn get(&self, user_id: i64) -> Result<Option<HealthRow>, StoreError> {
         Ok(sqlx::query_as::<_, HealthRow>(

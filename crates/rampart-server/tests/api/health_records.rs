@@ -230,3 +230,61 @@ async fn every_access_is_audited_with_field_names_never_values() {
     assert_eq!(access["user_id"], billing.id.to_string().as_str());
     assert!(access["details"].as_str().unwrap().contains("insurance_id"));
 }
+
+#[tokio::test]
+async fn rotating_the_data_key_re_encrypts_every_record_and_old_keys_can_go() {
+    const K1: &str = "v1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    const K2: &str = "v2:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+    let app = TestApp::spawn_with(&[("RAMPART_DATA_KEYS", K1)]).await;
+    let s = app.user("patient").await;
+    let path = format!("/api/v2/users/{}/health", s.id);
+    assert_eq!(
+        app.authed(Method::PUT, &path, &s.access)
+            .json(&record())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let mut app = app;
+    app.stop().await;
+
+    let both = format!("{K1},{K2}");
+    let rotate = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .env_clear()
+            .env("RAMPART_DATA_DIR", app.data_path())
+            .env("RAMPART_DATA_KEYS", &both)
+            .args(["keys", "rotate-data-key"])
+            .output()
+            .unwrap()
+    };
+    let out = rotate();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("re-encrypted 1 of 1"));
+    let again = rotate();
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("re-encrypted 0 of 1"),
+        "re-running is harmless"
+    );
+
+    let app = app.restart_with(&[("RAMPART_DATA_KEYS", K2)]).await;
+    let (notes,): (String,) = sqlx::query_as("SELECT notes FROM health_records")
+        .fetch_one(app.state().db.pool())
+        .await
+        .unwrap();
+    assert!(notes.starts_with("v2:"), "{notes}");
+    let token = app.login("patient", crate::support::PASSWORD).await;
+    let r = app
+        .authed(Method::GET, &path, token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "readable with only the new key");
+    assert_eq!(json(r).await["notes"], MARKER);
+}

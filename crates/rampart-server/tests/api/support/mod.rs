@@ -36,9 +36,14 @@ impl TestApp {
 
     /// Stops the server (writing its final audit checkpoint) and starts a
     /// new one on the same data directory.
-    pub async fn restart(mut self) -> Self {
+    pub async fn restart(self) -> Self {
+        self.restart_with(&[]).await
+    }
+
+    /// [`TestApp::restart`] with other settings.
+    pub async fn restart_with(mut self, vars: &[(&str, &str)]) -> Self {
         self.stop().await;
-        Self::spawn_in(self._data_dir, &[]).await
+        Self::spawn_in(self._data_dir, vars).await
     }
 
     /// Stops the server; the data directory stays for inspection.
