@@ -29,7 +29,10 @@ use crate::{
     config::Settings,
     events::CardAudit,
     observe::{ObserveLayer, RouteTemplateLayer},
-    routes::{self, audit, auth, diagnostics, docs, files, health, health_records, orders, users},
+    routes::{
+        self, audit, auth, diagnostics, docs, files, health, health_records, orders, payments,
+        users,
+    },
     state::AppState,
 };
 
@@ -94,6 +97,11 @@ pub fn api_routes(settings: &Settings) -> Router<AppState> {
             "/api/v2/users/{id}/health",
             get(health_records::get).put(health_records::put),
         )
+        .route(
+            "/api/v2/payments",
+            post(payments::create).get(payments::list),
+        )
+        .route("/api/v2/payments/{id}", get(payments::get))
         .route("/api/v2/admin/audit", get(audit::list))
         .route("/api/v2/admin/audit/verify", get(audit::verify));
     if settings.debug {

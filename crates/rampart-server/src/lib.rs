@@ -13,6 +13,7 @@ pub mod events;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
+pub mod payments;
 pub mod routes;
 pub mod scan;
 pub mod server;

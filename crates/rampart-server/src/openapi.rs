@@ -41,6 +41,9 @@ every response carries the security header set and X-Request-Id. /api/v1 is gone
         routes::files::delete,
         routes::health_records::put,
         routes::health_records::get,
+        routes::payments::create,
+        routes::payments::list,
+        routes::payments::get,
         routes::audit::list,
         routes::audit::verify,
     ),
@@ -52,6 +55,7 @@ every response carries the security header set and X-Request-Id. /api/v1 is gone
         (name = "admin", description = "Administrative functions"),
         (name = "orders", description = "Orders and search"),
         (name = "files", description = "Uploads and downloads"),
+        (name = "payments", description = "Payments by processor token"),
         (name = "health", description = "Liveness, readiness and encrypted health records"),
     )
 )]

@@ -8,6 +8,7 @@ pub mod files;
 pub mod health;
 pub mod health_records;
 pub mod orders;
+pub mod payments;
 pub mod users;
 
 use axum::response::IntoResponse;

@@ -15,6 +15,7 @@ pub mod audit_writer;
 pub mod files;
 pub mod health;
 pub mod orders;
+pub mod payments;
 pub mod users;
 
 /// Embedded SQLite migrations.
@@ -145,6 +146,11 @@ impl Database {
     /// The health-records repository.
     pub fn health(&self) -> health::Health {
         health::Health::new(self.pool.clone())
+    }
+
+    /// The payments repository.
+    pub fn payments(&self) -> payments::Payments {
+        payments::Payments::new(self.pool.clone())
     }
 
     /// The orders repository.

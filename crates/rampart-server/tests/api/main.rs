@@ -16,6 +16,7 @@ mod health_records;
 mod identity;
 mod lockout;
 mod orders;
+mod payments;
 mod ratelimit;
 mod tokens;
 mod users;

@@ -1,0 +1,114 @@
+//! Payments: last four digits and the processor id, never card data.
+
+use rampart::audit::AuditEvent;
+use sqlx::{FromRow, SqlitePool};
+
+use super::{StoreError, audit::append_in, users::now_rfc3339};
+
+/// A stored payment.
+#[derive(Debug, Clone, FromRow)]
+pub struct PaymentRow {
+    /// Id.
+    pub id: i64,
+    /// Owner (null once the account is gone).
+    pub user_id: Option<i64>,
+    /// `succeeded`.
+    pub status: String,
+    /// Amount in minor units.
+    pub amount_cents: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Last four digits.
+    pub last_four: String,
+    /// The processor's id.
+    pub processor_id: String,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+}
+
+const COLUMNS: &str =
+    "id, user_id, status, amount_cents, currency, last_four, processor_id, created_at";
+
+/// The payments repository.
+#[derive(Debug, Clone)]
+pub struct Payments {
+    pool: SqlitePool,
+}
+
+impl Payments {
+    /// Over `pool`.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// The payment a user made with an idempotency key, if any.
+    pub async fn by_key(&self, user_id: i64, key: &str) -> Result<Option<PaymentRow>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM payments WHERE user_id = ? AND idempotency_key = ?");
+        Ok(sqlx::query_as::<_, PaymentRow>(&sql)
+            .bind(user_id)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Records a succeeded payment with its `payment` event.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert(
+        &self,
+        user_id: i64,
+        amount_cents: i64,
+        currency: &str,
+        last_four: &str,
+        processor_id: &str,
+        key: &str,
+        event: AuditEvent,
+    ) -> Result<PaymentRow, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let sql = format!(
+            "INSERT INTO payments (user_id, status, amount_cents, currency, last_four, processor_id, idempotency_key, created_at) \
+             VALUES (?, 'succeeded', ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+        );
+        let row = sqlx::query_as::<_, PaymentRow>(&sql)
+            .bind(user_id)
+            .bind(amount_cents)
+            .bind(currency)
+            .bind(last_four)
+            .bind(processor_id)
+            .bind(key)
+            .bind(now_rfc3339())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::from_write)?;
+        append_in(&mut tx, &event.detail("payment_id", row.id)).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// One payment.
+    pub async fn by_id(&self, id: i64) -> Result<Option<PaymentRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = ?");
+        Ok(sqlx::query_as::<_, PaymentRow>(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// A page of a user's payments, newest first.
+    pub async fn page(
+        &self,
+        user_id: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<PaymentRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM payments WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
+        );
+        Ok(sqlx::query_as::<_, PaymentRow>(&sql)
+            .bind(user_id)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
