@@ -30,8 +30,8 @@ use crate::{
     events::CardAudit,
     observe::{ObserveLayer, RouteTemplateLayer},
     routes::{
-        self, audit, auth, diagnostics, docs, files, health, health_records, orders, payments,
-        users,
+        self, audit, auth, diagnostics, docs, files, gdpr, health, health_records, orders,
+        payments, users,
     },
     state::AppState,
 };
@@ -102,6 +102,8 @@ pub fn api_routes(settings: &Settings) -> Router<AppState> {
             post(payments::create).get(payments::list),
         )
         .route("/api/v2/payments/{id}", get(payments::get))
+        .route("/api/v2/me/export", get(gdpr::export))
+        .route("/api/v2/me/erase", post(gdpr::erase))
         .route("/api/v2/admin/audit", get(audit::list))
         .route("/api/v2/admin/audit/verify", get(audit::verify));
     if settings.debug {

@@ -44,6 +44,8 @@ every response carries the security header set and X-Request-Id. /api/v1 is gone
         routes::payments::create,
         routes::payments::list,
         routes::payments::get,
+        routes::gdpr::export,
+        routes::gdpr::erase,
         routes::audit::list,
         routes::audit::verify,
     ),
@@ -56,6 +58,7 @@ every response carries the security header set and X-Request-Id. /api/v1 is gone
         (name = "orders", description = "Orders and search"),
         (name = "files", description = "Uploads and downloads"),
         (name = "payments", description = "Payments by processor token"),
+        (name = "gdpr", description = "Export and erasure of personal data"),
         (name = "health", description = "Liveness, readiness and encrypted health records"),
     )
 )]

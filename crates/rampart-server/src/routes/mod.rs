@@ -5,6 +5,7 @@ pub mod auth;
 pub mod diagnostics;
 pub mod docs;
 pub mod files;
+pub mod gdpr;
 pub mod health;
 pub mod health_records;
 pub mod orders;

@@ -129,6 +129,18 @@ impl Audit {
         Ok(rows.into_iter().map(AuditEntry::from).collect())
     }
 
+    /// Every entry concerning a user, oldest first (for a GDPR export).
+    pub async fn for_user(&self, user_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query_as::<_, Row>(
+            "SELECT seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash FROM audit_log \
+             WHERE user_id = ? ORDER BY seq",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(AuditEntry::from).collect())
+    }
+
     /// Entries per event type.
     pub async fn counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
         Ok(

@@ -459,6 +459,45 @@ impl Users {
         Ok(())
     }
 
+    /// GDPR erasure: anonymises the account (`deleted_<id>`), makes the
+    /// password unusable, ends every token and session, deletes the health
+    /// record and file rows (returning the stored file names so the caller
+    /// removes the bytes), and records `event` — all in one transaction.
+    /// Orders and payments stay, attached to the now anonymous account.
+    pub async fn erase(&self, id: i64, event: &AuditEvent) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let files: Vec<String> =
+            sqlx::query_scalar("SELECT stored_name FROM files WHERE user_id = ?")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+        sqlx::query(
+            "UPDATE users SET username = 'deleted_' || id, email = 'deleted_' || id || '@erased.invalid', \
+             password_hash = '!', bio = NULL, website = NULL, full_name = NULL, phone = NULL, address = NULL, \
+             internal_notes = NULL, token_version = token_version + 1, erased_at = ? WHERE id = ?",
+        )
+        .bind(now_rfc3339())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
+            .bind(now_rfc3339())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM health_records WHERE user_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM files WHERE user_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        append_in(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(files)
+    }
+
     /// What a token for `user_id` in `session_id` must still match.
     pub async fn auth_state(
         &self,

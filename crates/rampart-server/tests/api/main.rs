@@ -11,6 +11,7 @@ mod cli;
 mod conventions;
 mod diagnostics;
 mod files;
+mod gdpr;
 mod health;
 mod health_records;
 mod identity;
