@@ -126,7 +126,28 @@ impl Checkpoints {
         let Some((seq, hash)) = audit.head().await? else {
             return Ok(None);
         };
-        match self.newest() {
+        let anchor = match self.purge_anchor() {
+            Ok(a) => a,
+            Err(reason) => {
+                tracing::error!(reason, "audit purge anchors cannot be trusted; not signing");
+                return Ok(None);
+            }
+        };
+        let newest = self.newest();
+        if let (Some(a), Ok(n)) = (&anchor, &newest) {
+            if n.as_ref().is_none_or(|n| n.seq <= a.seq) {
+                // Purged past the last checkpoint: continue from the anchor.
+                if a.seq >= seq || !audit.verify_after(a.seq, &a.hash).await?.ok {
+                    tracing::error!(
+                        anchor_seq = a.seq,
+                        "audit chain does not continue the purge anchor; not signing it"
+                    );
+                    return Ok(None);
+                }
+                return self.sign_head(seq, &hash).map(Some);
+            }
+        }
+        match newest {
             Ok(Some(newest)) => {
                 if newest.seq >= seq {
                     return Ok(None);
@@ -152,7 +173,11 @@ impl Checkpoints {
                 return Ok(None);
             }
         }
-        let checkpoint = Checkpoint::sign(&self.key, seq, &hash, &now_rfc3339());
+        self.sign_head(seq, &hash).map(Some)
+    }
+
+    fn sign_head(&self, seq: i64, hash: &str) -> Result<Checkpoint, CheckpointError> {
+        let checkpoint = Checkpoint::sign(&self.key, seq, hash, &now_rfc3339());
         let path = self.dir.join(format!("checkpoint-{seq:016}.json"));
         let tmp = self.dir.join(format!(".checkpoint-{seq:016}.tmp"));
         let body = serde_json::to_vec_pretty(&checkpoint).unwrap_or_default();
@@ -160,11 +185,34 @@ impl Checkpoints {
             .and_then(|mut f| f.write_all(&body).and_then(|()| f.sync_all()))
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(io("checkpoint", &path))?;
-        Ok(Some(checkpoint))
+        Ok(checkpoint)
+    }
+
+    /// Signs and writes the anchor of a purge: entries through `seq`
+    /// (ending in `hash`) were deleted on purpose.
+    pub fn write_purge_anchor(&self, seq: i64, hash: &str) -> Result<Checkpoint, CheckpointError> {
+        let anchor = Checkpoint::sign(&self.key, seq, hash, &now_rfc3339());
+        let path = self.dir.join(format!("purge-{seq:016}.json"));
+        let tmp = self.dir.join(format!(".purge-{seq:016}.tmp"));
+        let body = serde_json::to_vec_pretty(&anchor).unwrap_or_default();
+        std::fs::File::create(&tmp)
+            .and_then(|mut f| f.write_all(&body).and_then(|()| f.sync_all()))
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(io("purge anchor", &path))?;
+        Ok(anchor)
+    }
+
+    /// The newest validly signed purge anchor.
+    pub fn purge_anchor(&self) -> Result<Option<Checkpoint>, String> {
+        self.newest_with_prefix("purge-")
     }
 
     /// The newest checkpoint; an error names a file whose signature fails.
     pub fn newest(&self) -> Result<Option<Checkpoint>, String> {
+        self.newest_with_prefix("checkpoint-")
+    }
+
+    fn newest_with_prefix(&self, prefix: &str) -> Result<Option<Checkpoint>, String> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -174,7 +222,7 @@ impl Checkpoints {
         let mut newest: Option<Checkpoint> = None;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !(name.starts_with("checkpoint-") && name.ends_with(".json")) {
+            if !(name.starts_with(prefix) && name.ends_with(".json")) {
                 continue;
             }
             let parsed = std::fs::read(entry.path())
@@ -192,12 +240,27 @@ impl Checkpoints {
         Ok(newest)
     }
 
-    /// The chain's verification, then checked against the newest checkpoint.
+    /// The chain's verification (from the purge anchor, when entries were
+    /// purged), then checked against the newest checkpoint.
     pub async fn verify(&self, db: &Database) -> Result<Verification, CheckpointError> {
         let audit = db.audit();
-        let chain = audit.verify().await?;
+        let anchor = match self.purge_anchor() {
+            Ok(a) => a,
+            Err(reason) => {
+                tracing::error!(reason, "audit purge anchors cannot be trusted");
+                return Ok(Verification {
+                    ok: false,
+                    entries: 0,
+                    first_bad_seq: None,
+                });
+            }
+        };
+        let anchor_seq = anchor.as_ref().map_or(0, |a| a.seq);
+        let chain = audit.verify_from(anchor.map(|a| (a.seq, a.hash))).await?;
         match self.newest() {
             Ok(None) => Ok(chain),
+            // Entries the checkpoint names were purged; the anchor covers them.
+            Ok(Some(cp)) if cp.seq <= anchor_seq => Ok(chain),
             Ok(Some(cp)) => {
                 let head = audit.head().await?.map_or(0, |(seq, _)| seq);
                 let at = audit.hash_at(cp.seq).await?;

@@ -52,11 +52,21 @@ enum Command {
     /// Data keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Retention rules.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Probe a running HTTP API from the outside; exit 1 on any failed check.
     Scan {
         /// Base URL, e.g. http://127.0.0.1:8080
         url: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum RetentionCommand {
+    /// Delete audit entries older than RAMPART_AUDIT_RETENTION_DAYS, keeping
+    /// the rest verifiable from a signed anchor.
+    Purge,
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +128,7 @@ fn main() -> ExitCode {
         Command::Audit(AuditCommand::Verify) => run_async(audit_verify()),
         Command::Scan { url } => run_async(scan(url)),
         Command::Keys(KeysCommand::RotateDataKey) => run_async(rotate_data_key()),
+        Command::Retention(RetentionCommand::Purge) => run_async(retention_purge()),
     }
 }
 
@@ -437,4 +448,74 @@ async fn rotate_data_key() -> ExitCode {
         }
         Err(e) => fail(e),
     }
+}
+
+async fn retention_purge() -> ExitCode {
+    let settings = match load() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let checkpoints = match Checkpoints::open(&settings) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let db = match open_database().await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    // Never purge a chain that does not verify: the anchor would bless it.
+    match checkpoints.verify(&db).await {
+        Ok(v) if v.ok => {}
+        Ok(v) => {
+            db.close().await;
+            return fail(format!(
+                "audit chain broken at seq {:?}; not purging",
+                v.first_bad_seq
+            ));
+        }
+        Err(e) => {
+            db.close().await;
+            return fail(e);
+        }
+    }
+    let days = u64::from(settings.audit_retention_days);
+    let cutoff = std::time::SystemTime::now()
+        .checked_sub(std::time::Duration::from_secs(days * 86_400))
+        .unwrap_or(std::time::UNIX_EPOCH);
+    let cutoff = humantime::format_rfc3339_seconds(cutoff).to_string();
+    let result = db.audit().purge_candidate(&cutoff).await;
+    let outcome = match result {
+        // The signed anchor is written before anything is deleted: a crash
+        // in between leaves extra entries, never an unverifiable chain.
+        Ok(Some((seq, hash))) => match checkpoints.write_purge_anchor(seq, &hash) {
+            Ok(_) => {
+                if let Err(e) = db.audit().delete_through(seq).await {
+                    db.close().await;
+                    return fail(e);
+                }
+                let event = AuditEvent::new(EventType::DataModification)
+                    .detail("action", "retention_purge")
+                    .detail("purged_through_seq", seq)
+                    .detail("retention_days", days);
+                match db.audit().record(&event).await {
+                    Ok(_) => {
+                        let _ = writeln!(
+                            std::io::stdout(),
+                            "purged audit entries through seq {seq} (older than {cutoff})"
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(e),
+                }
+            }
+            Err(e) => fail(e),
+        },
+        Ok(None) => {
+            let _ = writeln!(std::io::stdout(), "nothing older than {cutoff} to purge");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    };
+    db.close().await;
+    outcome
 }

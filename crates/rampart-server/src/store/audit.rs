@@ -141,6 +141,45 @@ impl Audit {
         Ok(rows.into_iter().map(AuditEntry::from).collect())
     }
 
+    /// The entry a purge of everything older than `cutoff` (RFC 3339)
+    /// would end at: the newest such entry, never the chain's head.
+    pub async fn purge_candidate(&self, cutoff: &str) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT seq, hash FROM audit_log WHERE ts < ? AND seq < (SELECT max(seq) FROM audit_log) \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(cutoff)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Deletes the chain's prefix through `seq`.
+    pub async fn delete_through(&self, seq: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM audit_log WHERE seq <= ?")
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The first remaining entry's seq.
+    pub async fn first_seq(&self) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT min(seq) FROM audit_log")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Walks the chain from an anchor (after a purge) or from the start.
+    pub async fn verify_from(
+        &self,
+        anchor: Option<(i64, String)>,
+    ) -> Result<Verification, StoreError> {
+        match anchor {
+            Some((seq, hash)) => self.verify_after(seq, &hash).await,
+            None => self.verify().await,
+        }
+    }
+
     /// Entries per event type.
     pub async fn counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
         Ok(

@@ -606,3 +606,88 @@ async fn acknowledged_writes_survive_sigkill_with_their_events() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[tokio::test]
+async fn retention_purge_keeps_the_rest_verifiable() {
+    // A chain whose first five entries are years old.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut source = rampart_server::config::Source::default();
+        source.set("RAMPART_DATA_DIR", dir.path().to_str().unwrap());
+        let settings = rampart_server::config::Settings::from_source(&source).unwrap();
+        let db = rampart_server::store::Database::connect(&settings)
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        let mut prev: Option<rampart::audit::AuditEntry> = None;
+        for i in 0..5 {
+            let event = rampart::audit::AuditEvent::new(rampart::audit::EventType::DataAccess)
+                .detail("old", i);
+            let entry =
+                rampart::audit::AuditEntry::next(prev.as_ref(), "2020-01-01T00:00:00Z", &event);
+            sqlx::query("INSERT INTO audit_log (seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                .bind(entry.seq)
+                .bind(&entry.ts)
+                .bind(&entry.event_type)
+                .bind(&entry.user_id)
+                .bind(&entry.ip)
+                .bind(&entry.request_id)
+                .bind(&entry.details)
+                .bind(&entry.prev_hash)
+                .bind(&entry.hash)
+                .execute(db.pool())
+                .await
+                .unwrap();
+            prev = Some(entry);
+        }
+        db.close().await;
+    }
+    let mut app = TestApp::spawn_in(dir, &[]).await;
+    app.user("recent").await;
+    app.stop().await;
+    assert!(cli_verify(&app).0);
+
+    let purge = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .env_clear()
+        .env("RAMPART_DATA_DIR", app.data_path())
+        .env("RAMPART_AUDIT_RETENTION_DAYS", "30")
+        .args(["retention", "purge"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&purge.stdout);
+    assert!(
+        purge.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&purge.stderr)
+    );
+    assert!(out.contains("through seq 5"), "{out}");
+    let (ok, report) = cli_verify(&app);
+    assert!(ok, "the rest still verifies: {report}");
+
+    // The server carries on from the anchor; its checkpoints too.
+    let mut app = app.restart().await;
+    let auditor = app.user_with_role("audrey", Role::Auditor).await;
+    let v = json(
+        app.authed(Method::GET, "/api/v2/admin/audit/verify", &auditor.access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(v["ok"], true, "{v}");
+    app.stop().await;
+    assert!(cli_verify(&app).0);
+    let db = open_db(&app).await;
+    let (first,): (i64,) = sqlx::query_as("SELECT min(seq) FROM audit_log")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(first, 6);
+    // Deleting a remaining entry is still caught.
+    sqlx::query("DELETE FROM audit_log WHERE seq = 7")
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    assert!(!cli_verify(&app).0);
+}

@@ -53,7 +53,7 @@ impl TestApp {
         }
     }
 
-    async fn spawn_in(data_dir: TempDir, vars: &[(&str, &str)]) -> Self {
+    pub async fn spawn_in(data_dir: TempDir, vars: &[(&str, &str)]) -> Self {
         let mut source = Source::from_pairs([
             ("RAMPART_BIND", "127.0.0.1:0"),
             ("RAMPART_ADMIN_BIND", "127.0.0.1:0"),
