@@ -292,6 +292,8 @@ pub struct Settings {
     pub upload_quota_bytes: u64,
     /// `RAMPART_AUDIT_CHECKPOINT_DIR`.
     pub audit_checkpoint_dir: PathBuf,
+    /// `RAMPART_PAYMENT_PROCESSOR_URL`: unset uses the built-in test processor.
+    pub payment_processor_url: Option<http::Uri>,
 }
 
 fn parse_num<T>(
@@ -461,6 +463,22 @@ impl Settings {
             .get("RAMPART_AUDIT_CHECKPOINT_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("audit-checkpoints"));
+        let payment_processor_url = match src.get("RAMPART_PAYMENT_PROCESSOR_URL") {
+            None => None,
+            Some(raw) => {
+                let uri: http::Uri = raw
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("RAMPART_PAYMENT_PROCESSOR_URL", "is not a URL"))?;
+                if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+                    return Err(invalid(
+                        "RAMPART_PAYMENT_PROCESSOR_URL",
+                        "must be an absolute http(s) URL",
+                    ));
+                }
+                Some(uri)
+            }
+        };
         const GIB: u64 = 1 << 30;
         Ok(Self {
             env,
@@ -504,6 +522,7 @@ impl Settings {
                 1024 * GIB,
             )?,
             audit_checkpoint_dir,
+            payment_processor_url,
             data_dir,
         })
     }

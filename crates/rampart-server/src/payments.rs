@@ -64,3 +64,100 @@ impl PaymentProcessor for TestProcessor {
         })
     }
 }
+
+/// A processor reached over HTTP: `POST <url>/charges` with
+/// `{token, amount_cents, currency}` and an `Idempotency-Key` header; `200
+/// {id, last_four}` is a charge, `402` a decline, another `4xx` an unknown
+/// token, anything else (or the timeout) unavailable.
+#[derive(Debug, Clone)]
+pub struct HttpProcessor {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl HttpProcessor {
+    /// For the processor at `url`, each call bounded by `timeout`.
+    pub fn new(url: &str, timeout: std::time::Duration) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            client,
+            url: url.trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
+impl PaymentProcessor for HttpProcessor {
+    async fn charge(
+        &self,
+        token: &str,
+        amount_cents: i64,
+        currency: &str,
+        idempotency_key: &str,
+    ) -> Result<Charge, ChargeError> {
+        let response = self
+            .client
+            .post(format!("{}/charges", self.url))
+            .header("idempotency-key", idempotency_key)
+            .json(&serde_json::json!({"token": token, "amount_cents": amount_cents, "currency": currency}))
+            .send()
+            .await
+            .map_err(|_| ChargeError::Unavailable)?;
+        let status = response.status();
+        if status == reqwest::StatusCode::PAYMENT_REQUIRED {
+            return Err(ChargeError::Declined);
+        }
+        if status.is_client_error() {
+            return Err(ChargeError::UnknownToken);
+        }
+        if !status.is_success() {
+            return Err(ChargeError::Unavailable);
+        }
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|_| ChargeError::Unavailable)?;
+        let last_four = body["last_four"]
+            .as_str()
+            .filter(|l| l.len() == 4 && l.bytes().all(|b| b.is_ascii_digit()));
+        match (body["id"].as_str(), last_four) {
+            (Some(id), Some(last_four)) => Ok(Charge {
+                processor_id: id.chars().take(128).collect(),
+                last_four: last_four.to_owned(),
+            }),
+            _ => Err(ChargeError::Unavailable),
+        }
+    }
+}
+
+/// The configured processor.
+#[derive(Debug, Clone)]
+pub enum Processor {
+    /// The built-in test processor.
+    Test(TestProcessor),
+    /// A processor over HTTP.
+    Http(HttpProcessor),
+}
+
+impl PaymentProcessor for Processor {
+    async fn charge(
+        &self,
+        token: &str,
+        amount_cents: i64,
+        currency: &str,
+        idempotency_key: &str,
+    ) -> Result<Charge, ChargeError> {
+        match self {
+            Self::Test(p) => {
+                p.charge(token, amount_cents, currency, idempotency_key)
+                    .await
+            }
+            Self::Http(p) => {
+                p.charge(token, amount_cents, currency, idempotency_key)
+                    .await
+            }
+        }
+    }
+}

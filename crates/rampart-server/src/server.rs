@@ -116,6 +116,18 @@ pub async fn start(
 
     let jwt = jwt_service(&settings)?;
     let cipher = field_cipher(&settings)?;
+    let processor = match &settings.payment_processor_url {
+        None => crate::payments::Processor::Test(crate::payments::TestProcessor),
+        Some(url) => crate::payments::Processor::Http(
+            crate::payments::HttpProcessor::new(
+                &url.to_string(),
+                std::time::Duration::from_secs(10),
+            )
+            .map_err(|_| {
+                StartError::SecretKey("the payment processor client could not be built")
+            })?,
+        ),
+    };
     let checkpoints = Checkpoints::open(&settings)?;
     // A tampered trail does not stop the server (the damage must stay
     // inspectable); it is logged and reported by the verify endpoint.
@@ -143,6 +155,7 @@ pub async fn start(
         alerts,
         audit_writer,
         cipher: Arc::new(cipher),
+        processor,
         jwt,
         hasher: PasswordHasher::new(hashing_concurrency()),
         limiter: Arc::new(MemoryLimiter::new()),

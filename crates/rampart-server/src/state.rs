@@ -43,6 +43,8 @@ pub struct AppState {
     pub alerts: Alerter,
     /// Group-commit writer for stand-alone audit events.
     pub audit_writer: AuditWriter,
+    /// The payment processor.
+    pub processor: crate::payments::Processor,
     /// Field encryption for PHI.
     pub cipher: Arc<rampart::crypto::FieldCipher>,
 }

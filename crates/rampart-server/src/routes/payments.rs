@@ -18,7 +18,7 @@ use crate::{
     domain::Role,
     error::{ApiError, Result},
     events::Ctx,
-    payments::{ChargeError, PaymentProcessor, TestProcessor},
+    payments::{ChargeError, PaymentProcessor},
     routes::orders::{PageQuery, encode_cursor, page},
     state::{AppState, Auth},
     store::payments::PaymentRow,
@@ -182,7 +182,8 @@ pub async fn create(
         .user(user_id.to_string())
         .detail("amount", body.amount.as_str())
         .detail("currency", body.currency.as_str());
-    match TestProcessor
+    match state
+        .processor
         .charge(&body.payment_token, cents, &body.currency, &key)
         .await
     {

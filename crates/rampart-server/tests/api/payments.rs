@@ -146,3 +146,70 @@ async fn a_retried_payment_with_the_same_key_charges_once() {
     .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1, "charged once");
 }
+
+#[tokio::test]
+async fn the_http_processor_adapter_sends_idempotency_keys_and_maps_answers() {
+    use std::sync::{Arc, Mutex};
+    let keys: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = keys.clone();
+    let fake = axum::Router::new().route(
+        "/charges",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap,
+                  axum::Json(body): axum::Json<serde_json::Value>| {
+                let seen = seen.clone();
+                async move {
+                    let key = headers
+                        .get("idempotency-key")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    seen.lock().unwrap().push(key.clone());
+                    match body["token"].as_str() {
+                        Some("tok_good") => (
+                            axum::http::StatusCode::OK,
+                            axum::Json(json!({"id": format!("ch_{key}"), "last_four": "1881"})),
+                        ),
+                        Some("tok_declined") => (
+                            axum::http::StatusCode::PAYMENT_REQUIRED,
+                            axum::Json(json!({})),
+                        ),
+                        _ => (axum::http::StatusCode::BAD_REQUEST, axum::Json(json!({}))),
+                    }
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, fake).await });
+    let url = format!("http://{addr}");
+    let app = TestApp::spawn_with(&[("RAMPART_PAYMENT_PROCESSOR_URL", &url)]).await;
+    let s = app.user("payer").await;
+    let pay = |token: &'static str| {
+        app.authed(Method::POST, "/api/v2/payments", &s.access)
+            .header("idempotency-key", format!("key-{token}"))
+            .json(&json!({"payment_token": token, "amount": "3.50", "currency": "CHF"}))
+            .send()
+    };
+    let ok = json(pay("tok_good").await.unwrap()).await;
+    assert_eq!(ok["last_four"], "1881");
+    assert_eq!(ok["processor_id"], "ch_key-tok_good");
+    assert_problem("declined", pay("tok_declined").await.unwrap(), 402).await;
+    assert_problem("unknown token", pay("tok_other").await.unwrap(), 422).await;
+    assert_eq!(
+        *keys.lock().unwrap(),
+        ["key-tok_good", "key-tok_declined", "key-tok_other"]
+    );
+
+    let down =
+        TestApp::spawn_with(&[("RAMPART_PAYMENT_PROCESSOR_URL", "http://127.0.0.1:9")]).await;
+    let d = down.user("payer").await;
+    let r = down
+        .authed(Method::POST, "/api/v2/payments", &d.access)
+        .json(&json!({"payment_token": "tok_good", "amount": "1.00", "currency": "USD"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem("processor down", r, 503).await;
+}
