@@ -620,6 +620,16 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// Reads the provider's secrets again (the periodic refresh); the `env`
+/// provider re-reads the process environment and `.env`.
+pub fn reread_secrets(provider: &SecretsProvider) -> Result<Secrets, ConfigError> {
+    let source = match provider {
+        SecretsProvider::Env => Source::from_process()?,
+        SecretsProvider::File(_) => Source::default(),
+    };
+    read_secrets(&source, provider)
+}
+
 fn read_secrets(src: &Source, provider: &SecretsProvider) -> Result<Secrets, ConfigError> {
     let (secret_key, data_keys, database_url) = match provider {
         SecretsProvider::Env => (

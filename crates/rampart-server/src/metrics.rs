@@ -15,6 +15,7 @@ pub struct Metrics {
     audit_events: IntCounterVec,
     auth_failures: IntCounterVec,
     rate_limited: IntCounterVec,
+    secrets_refresh_failures: prometheus::IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -77,6 +78,11 @@ impl Metrics {
         registry.register(Box::new(audit_events.clone()))?;
         registry.register(Box::new(auth_failures.clone()))?;
         registry.register(Box::new(rate_limited.clone()))?;
+        let secrets_refresh_failures = prometheus::IntCounter::new(
+            "rampart_secrets_refresh_failures_total",
+            "Periodic secrets reads that failed (the last good values stay in use)",
+        )?;
+        registry.register(Box::new(secrets_refresh_failures.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         Ok(Self {
@@ -87,6 +93,7 @@ impl Metrics {
             audit_events,
             auth_failures,
             rate_limited,
+            secrets_refresh_failures,
         })
     }
 
@@ -103,6 +110,11 @@ impl Metrics {
     /// Counts a refused login or token.
     pub fn auth_failure(&self, reason: &str) {
         self.auth_failures.with_label_values(&[reason]).inc();
+    }
+
+    /// Counts a failed secrets refresh.
+    pub fn secrets_refresh_failed(&self) {
+        self.secrets_refresh_failures.inc();
     }
 
     /// Counts a 429.

@@ -154,7 +154,7 @@ pub async fn start(
         metrics,
         alerts,
         audit_writer,
-        cipher: Arc::new(cipher),
+        cipher: Arc::new(std::sync::RwLock::new(Arc::new(cipher))),
         processor,
         jwt,
         hasher: PasswordHasher::new(hashing_concurrency()),
@@ -173,7 +173,8 @@ pub async fn start(
     let tasks = vec![
         spawn_listener(api, api_app, signal.clone()),
         spawn_listener(admin, admin_app, signal.clone()),
-        spawn_checkpointer(state.clone(), signal),
+        spawn_checkpointer(state.clone(), signal.clone()),
+        spawn_secrets_refresher(state.clone(), signal),
     ];
     tracing::info!(api = %api_addr, admin = %admin_addr, "listening");
     Ok(Running {
@@ -268,4 +269,74 @@ pub fn field_cipher(settings: &Settings) -> Result<rampart::crypto::FieldCipher,
         .collect();
     rampart::crypto::FieldCipher::new(pairs)
         .map_err(|_| StartError::SecretKey("no PHI data key is configured"))
+}
+
+/// Re-reads the secrets provider every `RAMPART_SECRETS_REFRESH_SECS`: a
+/// changed signing key joins the key ring under its own `kid` and signs new
+/// tokens (tokens signed before keep verifying until they expire); changed
+/// data keys replace the cipher (the highest version encrypts). A failed
+/// read keeps the last good values and is logged and counted.
+fn spawn_secrets_refresher(
+    state: AppState,
+    mut signal: watch::Receiver<bool>,
+) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(state.settings.secrets_refresh);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => refresh_secrets(&state),
+                () = stopped(&mut signal) => return Ok(()),
+            }
+        }
+    })
+}
+
+fn refresh_secrets(state: &AppState) {
+    let provider = &state.settings.secrets_provider;
+    let secrets = match crate::config::reread_secrets(provider) {
+        Ok(s) => s,
+        Err(e) => {
+            state.metrics.secrets_refresh_failed();
+            tracing::warn!(provider = %provider, error = %e, "secrets refresh failed; keeping the last good values");
+            return;
+        }
+    };
+    if let Some(key) = &secrets.secret_key {
+        let bytes = key.expose_secret().as_bytes();
+        let kid = rampart::jwt::key_id(bytes);
+        let mut rotated = false;
+        let result = state.jwt.update_ring(|ring| {
+            if ring.current_kid() != kid && ring.rotate(bytes).is_ok() {
+                rotated = true;
+            }
+        });
+        if result.is_err() {
+            state.metrics.secrets_refresh_failed();
+        } else if rotated {
+            tracing::warn!(kid, "signing key changed: new tokens use the new kid");
+        }
+    } else if !state.settings.secret_key_generated {
+        // (A generated development key is not the provider's to refresh.)
+        state.metrics.secrets_refresh_failed();
+        tracing::warn!(provider = %provider, "secrets refresh found no secret key; keeping the last good one");
+    }
+    if let Some(keys) = &secrets.data_keys {
+        let pairs: Vec<(u32, [u8; 32])> = keys
+            .versions()
+            .filter_map(|v| keys.key(v).map(|k| (v, *k)))
+            .collect();
+        if let Ok(cipher) = rampart::crypto::FieldCipher::new(pairs) {
+            let current = state.cipher().current_version();
+            if cipher.current_version() != current {
+                tracing::warn!(
+                    version = cipher.current_version(),
+                    "data keys changed: new values use the new version"
+                );
+            }
+            if let Ok(mut slot) = state.cipher.write() {
+                *slot = Arc::new(cipher);
+            }
+        }
+    }
 }

@@ -45,8 +45,18 @@ pub struct AppState {
     pub audit_writer: AuditWriter,
     /// The payment processor.
     pub processor: crate::payments::Processor,
-    /// Field encryption for PHI.
-    pub cipher: Arc<rampart::crypto::FieldCipher>,
+    /// Field encryption for PHI; replaced when the data keys change.
+    pub cipher: Arc<std::sync::RwLock<Arc<rampart::crypto::FieldCipher>>>,
+}
+
+impl AppState {
+    /// The current PHI cipher.
+    pub fn cipher(&self) -> Arc<rampart::crypto::FieldCipher> {
+        match self.cipher.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
 }
 
 /// The authenticated caller of a handler.

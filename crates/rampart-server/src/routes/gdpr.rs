@@ -54,7 +54,7 @@ pub async fn export(State(state): State<AppState>, auth: Auth, ctx: Ctx) -> Resu
                 ("notes", &row.notes),
             ] {
                 let plain = state
-                    .cipher
+                    .cipher()
                     .decrypt(stored, format!("health:{id}:{field}").as_bytes())
                     .map_err(|e| {
                         ApiError::Internal(format!("export of health record {id}: {e}"))

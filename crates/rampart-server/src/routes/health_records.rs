@@ -106,7 +106,7 @@ pub async fn put(
     if state.db.users().by_id(user_id).await?.is_none() {
         return Err(Problem::new(StatusCode::NOT_FOUND).into());
     }
-    let c = &state.cipher;
+    let c = state.cipher();
     let enc = |field: &str, plain: &[u8]| {
         c.encrypt(plain, &context(user_id, field))
             .map_err(|e| ApiError::Internal(e.to_string()))
@@ -178,7 +178,7 @@ pub async fn get(
             _ => &row.notes,
         };
         let plain = state
-            .cipher
+            .cipher()
             .decrypt(stored, &context(user_id, field))
             .map_err(|e| {
                 ApiError::Internal(format!("health record {user_id} field {field}: {e}"))

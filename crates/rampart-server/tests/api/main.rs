@@ -19,5 +19,6 @@ mod lockout;
 mod orders;
 mod payments;
 mod ratelimit;
+mod secrets;
 mod tokens;
 mod users;
