@@ -2,7 +2,7 @@
 
 use std::{
     convert::Infallible,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, UNIX_EPOCH},
 };
 
 use axum::{
@@ -216,12 +216,4 @@ pub fn admin_app(state: AppState) -> impl HttpService {
         .map_response(IntoResponse::into_response)
         .layer(CatchPanicLayer::custom(panic_response))
         .service(router)
-}
-
-/// Seconds since the epoch, for places that need "now" as a number.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

@@ -79,8 +79,9 @@ impl AppState {
     /// Appends `event` to the chain (durable when this returns) and logs
     /// security violations at error level.
     pub async fn audit(&self, event: AuditEvent) -> Result<(), StoreError> {
-        let entry = self.audit_writer.append(event.clone()).await?;
-        if event.event_type == EventType::SecurityViolation {
+        let violation = event.event_type == EventType::SecurityViolation;
+        let entry = self.audit_writer.append(event).await?;
+        if violation {
             self.alerts.send(&entry);
             tracing::error!(
                 target: "rampart::security",

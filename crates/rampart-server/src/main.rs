@@ -251,8 +251,13 @@ async fn wait_for_signal() {
 }
 
 async fn open_database() -> Result<Database, ExitCode> {
-    let settings = load().map_err(fail)?;
-    let db = Database::connect(&settings).await.map_err(fail)?;
+    open_database_with(&load().map_err(fail)?).await
+}
+
+/// For commands that already loaded the settings (no second read of the
+/// environment and `.env`).
+async fn open_database_with(settings: &Settings) -> Result<Database, ExitCode> {
+    let db = Database::connect(settings).await.map_err(fail)?;
     db.migrate().await.map_err(fail)?;
     Ok(db)
 }
@@ -377,7 +382,7 @@ async fn audit_verify() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    let db = match open_database().await {
+    let db = match open_database_with(&settings).await {
         Ok(db) => db,
         Err(code) => return code,
     };
@@ -431,7 +436,7 @@ async fn rotate_data_key() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    let db = match open_database().await {
+    let db = match open_database_with(&settings).await {
         Ok(db) => db,
         Err(code) => return code,
     };
@@ -459,7 +464,7 @@ async fn retention_purge() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    let db = match open_database().await {
+    let db = match open_database_with(&settings).await {
         Ok(db) => db,
         Err(code) => return code,
     };

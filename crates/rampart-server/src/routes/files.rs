@@ -19,7 +19,7 @@ use crate::{
     domain::Role,
     error::{ApiError, Result},
     events::Ctx,
-    routes::orders::{PageQuery, encode_cursor, page},
+    routes::orders::{PageQuery, invalid_query, page, split_page},
     state::{AppState, Auth},
     store::{
         create_private_dir,
@@ -183,20 +183,10 @@ pub async fn list(
     Query(q): Query<PageQuery>,
 ) -> Result<Json<FilePage>> {
     let owner = user_id(&auth)?;
-    let p = page(q.limit, q.cursor.as_deref()).map_err(|e| {
-        ApiError::from(Problem::validation(e).with_detail("The query parameters are invalid."))
-    })?;
-    let mut rows = state.db.files().page(owner, p.before, p.limit).await?;
-    let more = rows.len() > p.limit as usize;
-    rows.truncate(p.limit as usize);
-    Ok(Json(FilePage {
-        next_cursor: if more {
-            rows.last().map(|f| encode_cursor(f.id))
-        } else {
-            None
-        },
-        items: rows.iter().map(FileView::from).collect(),
-    }))
+    let p = page(q.limit, q.cursor.as_deref()).map_err(invalid_query)?;
+    let rows = state.db.files().page(owner, p.before, p.limit).await?;
+    let (items, next_cursor) = split_page(rows, p.limit, |r| r.id, |r| FileView::from(r));
+    Ok(Json(FilePage { items, next_cursor }))
 }
 
 async fn owned(state: &AppState, auth: &Auth, id: i64) -> Result<FileRow> {

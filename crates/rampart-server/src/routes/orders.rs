@@ -152,7 +152,8 @@ pub fn page(
     }
 }
 
-fn invalid_query(errors: Vec<FieldError>) -> ApiError {
+/// The 422 for invalid `limit`/`cursor` (and other query) parameters.
+pub fn invalid_query(errors: Vec<FieldError>) -> ApiError {
     Problem::validation(errors)
         .with_detail("The query parameters are invalid.")
         .into()
@@ -174,17 +175,27 @@ fn decode_cursor(cursor: &str) -> Option<i64> {
         .filter(|id: &i64| *id > 0)
 }
 
-fn to_page(mut rows: Vec<OrderRow>, limit: u32) -> OrderPage {
+/// Splits a `limit + 1` keyset fetch into the page's views and the cursor
+/// of the next page (none when the extra row did not come back).
+pub fn split_page<R, V>(
+    mut rows: Vec<R>,
+    limit: u32,
+    id: impl Fn(&R) -> i64,
+    view: impl Fn(&R) -> V,
+) -> (Vec<V>, Option<String>) {
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    OrderPage {
-        next_cursor: if more {
-            rows.last().map(|o| encode_cursor(o.id))
-        } else {
-            None
-        },
-        items: rows.iter().map(Order::from).collect(),
-    }
+    let next = if more {
+        rows.last().map(|r| encode_cursor(id(r)))
+    } else {
+        None
+    };
+    (rows.iter().map(view).collect(), next)
+}
+
+fn to_page(rows: Vec<OrderRow>, limit: u32) -> OrderPage {
+    let (items, next_cursor) = split_page(rows, limit, |o| o.id, |o| Order::from(o));
+    OrderPage { items, next_cursor }
 }
 
 /// Places an order for yourself.

@@ -19,7 +19,7 @@ use crate::{
     error::{ApiError, Result},
     events::Ctx,
     payments::{ChargeError, PaymentProcessor},
-    routes::orders::{PageQuery, encode_cursor, page},
+    routes::orders::{PageQuery, invalid_query, page, split_page},
     state::{AppState, Auth},
     store::payments::PaymentRow,
 };
@@ -243,20 +243,10 @@ pub async fn list(
     Query(q): Query<PageQuery>,
 ) -> Result<Json<PaymentPage>> {
     let user_id = owner(&auth)?;
-    let p = page(q.limit, q.cursor.as_deref()).map_err(|e| {
-        ApiError::from(Problem::validation(e).with_detail("The query parameters are invalid."))
-    })?;
-    let mut rows = state.db.payments().page(user_id, p.before, p.limit).await?;
-    let more = rows.len() > p.limit as usize;
-    rows.truncate(p.limit as usize);
-    Ok(Json(PaymentPage {
-        next_cursor: if more {
-            rows.last().map(|r| encode_cursor(r.id))
-        } else {
-            None
-        },
-        items: rows.iter().map(Payment::from).collect(),
-    }))
+    let p = page(q.limit, q.cursor.as_deref()).map_err(invalid_query)?;
+    let rows = state.db.payments().page(user_id, p.before, p.limit).await?;
+    let (items, next_cursor) = split_page(rows, p.limit, |r| r.id, |r| Payment::from(r));
+    Ok(Json(PaymentPage { items, next_cursor }))
 }
 
 /// One payment (owner or admin; 404 for everyone else).

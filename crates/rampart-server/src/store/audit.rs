@@ -162,13 +162,6 @@ impl Audit {
         Ok(done.rows_affected())
     }
 
-    /// The first remaining entry's seq.
-    pub async fn first_seq(&self) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT min(seq) FROM audit_log")
-            .fetch_one(&self.pool)
-            .await?)
-    }
-
     /// Walks the chain from an anchor (after a purge) or from the start.
     pub async fn verify_from(
         &self,
