@@ -1,6 +1,7 @@
 //! Signed audit checkpoints, kept outside the database (SPEC §9, §10).
 //!
-//! The signing key is its own Ed25519 key, generated on first start into
+//! The signing key is its own Ed25519 key: `audit_signing_key` from the
+//! secrets provider, or generated on first start into
 //! `$RAMPART_DATA_DIR/audit-signing.key` (mode 0600); its public key is
 //! written beside the checkpoints as `public.key`. A checkpoint
 //! (`checkpoint-<seq>.json`) is written every minute when the chain has
@@ -48,8 +49,13 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Checkpo
     move |source| CheckpointError::Io { what, path, source }
 }
 
-/// The signing key: loaded from the data directory, or generated there.
+/// The signing key: `audit_signing_key` from the secrets provider, else
+/// loaded from the data directory, or generated there.
 pub fn signing_key(settings: &Settings) -> Result<SigningKey, CheckpointError> {
+    if let Some(seed) = &settings.secrets.audit_signing_key {
+        use secrecy::ExposeSecret as _;
+        return Ok(SigningKey::from_bytes(seed.expose_secret()));
+    }
     let path = settings.data_dir.join("audit-signing.key");
     match std::fs::read_to_string(&path) {
         Ok(text) => {

@@ -30,7 +30,7 @@ pub fn production(settings: &Settings) -> Report {
             "set RAMPART_ENV=production on deployed instances",
         ));
     }
-    let provider = &settings.secrets_provider;
+    let provider = &settings.secrets_spec;
     match (&settings.secrets.secret_key, settings.secret_key_generated) {
         (None, _) => report.push(Finding::error(
             "secret_key.missing",

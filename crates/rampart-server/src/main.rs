@@ -116,7 +116,7 @@ fn main() -> ExitCode {
     let _log_guard = telemetry::init();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => print_openapi(),
-        Command::Check => check(),
+        Command::Check => run_async(check()),
         Command::Migrate => run_async(migrate()),
         Command::Serve => run_async(serve()),
         Command::Admin(AdminCommand::Create {
@@ -148,8 +148,10 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn load() -> Result<Settings, ConfigError> {
-    Settings::from_source(&Source::from_process()?)
+/// Settings from the process environment and `.env`, with the secrets
+/// provider read (an unreachable provider is an error naming it).
+async fn load() -> Result<Settings, ConfigError> {
+    Settings::load(&Source::from_process()?).await
 }
 
 fn print_openapi() -> ExitCode {
@@ -162,8 +164,8 @@ fn print_openapi() -> ExitCode {
     }
 }
 
-fn check() -> ExitCode {
-    let settings = match load() {
+async fn check() -> ExitCode {
+    let settings = match load().await {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -177,7 +179,7 @@ fn check() -> ExitCode {
 }
 
 async fn migrate() -> ExitCode {
-    let settings = match load() {
+    let settings = match load().await {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -197,7 +199,7 @@ async fn migrate() -> ExitCode {
 }
 
 async fn serve() -> ExitCode {
-    let mut settings = match load() {
+    let mut settings = match load().await {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -251,7 +253,7 @@ async fn wait_for_signal() {
 }
 
 async fn open_database() -> Result<Database, ExitCode> {
-    open_database_with(&load().map_err(fail)?).await
+    open_database_with(&load().await.map_err(fail)?).await
 }
 
 /// For commands that already loaded the settings (no second read of the
@@ -374,7 +376,7 @@ async fn set_role(username: String, role: String) -> ExitCode {
 }
 
 async fn audit_verify() -> ExitCode {
-    let settings = match load() {
+    let settings = match load().await {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -428,7 +430,7 @@ async fn scan(url: String) -> ExitCode {
 }
 
 async fn rotate_data_key() -> ExitCode {
-    let settings = match load() {
+    let settings = match load().await {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -456,7 +458,7 @@ async fn rotate_data_key() -> ExitCode {
 }
 
 async fn retention_purge() -> ExitCode {
-    let settings = match load() {
+    let settings = match load().await {
         Ok(s) => s,
         Err(e) => return fail(e),
     };

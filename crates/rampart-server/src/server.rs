@@ -1,6 +1,6 @@
 //! Starting and stopping the two listeners.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, ServiceExt as _};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
@@ -119,13 +119,10 @@ pub async fn start(
     let processor = match &settings.payment_processor_url {
         None => crate::payments::Processor::Test(crate::payments::TestProcessor),
         Some(url) => crate::payments::Processor::Http(
-            crate::payments::HttpProcessor::new(
-                &url.to_string(),
-                std::time::Duration::from_secs(10),
-            )
-            .map_err(|_| {
-                StartError::SecretKey("the payment processor client could not be built")
-            })?,
+            crate::payments::HttpProcessor::new(&url.to_string(), Duration::from_secs(10))
+                .map_err(|_| {
+                    StartError::SecretKey("the payment processor client could not be built")
+                })?,
         ),
     };
     let checkpoints = Checkpoints::open(&settings)?;
@@ -174,7 +171,8 @@ pub async fn start(
         spawn_listener(api, api_app, signal.clone()),
         spawn_listener(admin, admin_app, signal.clone()),
         spawn_checkpointer(state.clone(), signal.clone()),
-        spawn_secrets_refresher(state.clone(), signal),
+        spawn_secrets_refresher(state.clone(), signal.clone()),
+        spawn_credentials_keeper(state.clone(), signal),
     ];
     tracing::info!(api = %api_addr, admin = %admin_addr, "listening");
     Ok(Running {
@@ -234,7 +232,7 @@ fn spawn_checkpointer(
     mut signal: watch::Receiver<bool>,
 ) -> JoinHandle<std::io::Result<()>> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
         tick.tick().await;
         loop {
             tokio::select! {
@@ -273,9 +271,10 @@ pub fn field_cipher(settings: &Settings) -> Result<rampart::crypto::FieldCipher,
 
 /// Re-reads the secrets provider every `RAMPART_SECRETS_REFRESH_SECS`: a
 /// changed signing key joins the key ring under its own `kid` and signs new
-/// tokens (tokens signed before keep verifying until they expire); changed
-/// data keys replace the cipher (the highest version encrypts). A failed
-/// read keeps the last good values and is logged and counted.
+/// tokens (tokens signed before keep verifying until they expire, then the
+/// old key leaves the ring); changed data keys replace the cipher (the
+/// highest version encrypts). A failed read keeps the last good values and
+/// is logged and counted.
 fn spawn_secrets_refresher(
     state: AppState,
     mut signal: watch::Receiver<bool>,
@@ -283,43 +282,113 @@ fn spawn_secrets_refresher(
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(state.settings.secrets_refresh);
         tick.tick().await;
+        let mut retired = Retired::default();
         loop {
             tokio::select! {
-                _ = tick.tick() => refresh_secrets(&state),
+                _ = tick.tick() => {
+                    refresh_secrets(&state, &mut retired).await;
+                    retired.drop_expired(&state);
+                }
                 () = stopped(&mut signal) => return Ok(()),
             }
         }
     })
 }
 
-fn refresh_secrets(state: &AppState) {
+/// Keeps the provider's own credentials alive (a Vault token is renewed
+/// before it expires, or AppRole logs in again). A failure is logged and
+/// counted like a failed refresh, and retried after 5 seconds.
+fn spawn_credentials_keeper(
+    state: AppState,
+    mut signal: watch::Receiver<bool>,
+) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        let provider = state.settings.secrets_provider.clone();
+        loop {
+            let wait = match provider.keep_alive().await {
+                Ok(None) => return Ok(()),
+                Ok(Some(next)) => next,
+                Err(e) => {
+                    state.metrics.secrets_refresh_failed();
+                    tracing::warn!(provider = %provider.name(), error = %e, "secrets provider credentials could not be renewed");
+                    Duration::from_secs(5)
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = stopped(&mut signal) => return Ok(()),
+            }
+        }
+    })
+}
+
+/// Signing keys replaced by a rotation, with when they stopped signing. A
+/// token they signed is valid for at most the access-token lifetime plus
+/// the verifier's leeway; after that the key is dropped from the ring.
+#[derive(Default)]
+struct Retired(Vec<(String, std::time::Instant)>);
+
+impl Retired {
+    fn drop_expired(&mut self, state: &AppState) {
+        let grace = state.settings.access_token_ttl
+            + Duration::from_secs(rampart::jwt::MAX_LEEWAY_SECS)
+            + Duration::from_secs(1);
+        let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.0)
+            .into_iter()
+            .partition(|(_, since)| since.elapsed() >= grace);
+        self.0 = kept;
+        for (kid, _) in expired {
+            if state.jwt.update_ring(|ring| ring.remove(&kid)).is_ok() {
+                tracing::info!(
+                    kid,
+                    "retired signing key dropped: its tokens have all expired"
+                );
+            }
+        }
+    }
+}
+
+async fn refresh_secrets(state: &AppState, retired: &mut Retired) {
     let provider = &state.settings.secrets_provider;
-    let secrets = match crate::config::reread_secrets(provider) {
+    let fetched = provider
+        .fetch(crate::config::SECRET_KEYS)
+        .await
+        .map_err(crate::config::ConfigError::from)
+        .and_then(|set| crate::config::Secrets::from_set(&provider.name(), set));
+    let secrets = match fetched {
         Ok(s) => s,
         Err(e) => {
             state.metrics.secrets_refresh_failed();
-            tracing::warn!(provider = %provider, error = %e, "secrets refresh failed; keeping the last good values");
+            tracing::warn!(provider = %provider.name(), error = %e, "secrets refresh failed; keeping the last good values");
             return;
         }
     };
     if let Some(key) = &secrets.secret_key {
         let bytes = key.expose_secret().as_bytes();
         let kid = rampart::jwt::key_id(bytes);
-        let mut rotated = false;
+        let mut rotated = None;
         let result = state.jwt.update_ring(|ring| {
-            if ring.current_kid() != kid && ring.rotate(bytes).is_ok() {
-                rotated = true;
+            let previous = ring.current_kid().to_owned();
+            if previous != kid && ring.rotate(bytes).is_ok() {
+                rotated = Some(previous);
             }
         });
+        if let Some(previous) = &rotated {
+            // A key that signs again is no longer retired.
+            retired.0.retain(|(k, _)| *k != kid);
+            retired
+                .0
+                .push((previous.clone(), std::time::Instant::now()));
+        }
         if result.is_err() {
             state.metrics.secrets_refresh_failed();
-        } else if rotated {
+        } else if rotated.is_some() {
             tracing::warn!(kid, "signing key changed: new tokens use the new kid");
         }
     } else if !state.settings.secret_key_generated {
         // (A generated development key is not the provider's to refresh.)
         state.metrics.secrets_refresh_failed();
-        tracing::warn!(provider = %provider, "secrets refresh found no secret key; keeping the last good one");
+        tracing::warn!(provider = %provider.name(), "secrets refresh found no secret key; keeping the last good one");
     }
     if let Some(keys) = &secrets.data_keys {
         let pairs: Vec<(u32, [u8; 32])> = keys

@@ -24,9 +24,11 @@
 //! | [`authz`] | `Authenticated` extractor, role and ownership guards with a refusal hook |
 //! | [`audit`] | audit event types, the hash chain and its verifier |
 //! | [`upload`] | streaming upload validation: size, extension, magic bytes, SHA-256, atomic storage |
+//! | [`secrets`] | a never-printing secret type; env, file, Vault (feature `vault`) and AWS Secrets Manager (feature `aws`) providers |
 //! | [`checks`] | typed production-configuration findings, like Django's `check --deploy` |
 //!
-//! The library never reads environment variables or files and knows nothing
+//! Outside the [`secrets`] providers, whose job it is, the library never
+//! reads environment variables or files; it knows nothing
 //! about users, orders or SQL: the application passes configuration in and
 //! implements the hooks.
 //!
@@ -66,5 +68,6 @@ pub mod problem;
 pub mod ratelimit;
 pub mod redact;
 pub mod request_id;
+pub mod secrets;
 pub mod upload;
 pub mod version;

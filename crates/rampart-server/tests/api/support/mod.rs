@@ -2,6 +2,7 @@
 //! ports in a temporary data directory, and talks to it like a client.
 
 pub mod probe;
+pub mod vault;
 
 use std::net::SocketAddr;
 
@@ -65,7 +66,7 @@ impl TestApp {
         for (k, v) in vars {
             source.set(k, *v);
         }
-        let mut settings = Settings::from_source(&source).unwrap();
+        let mut settings = Settings::load(&source).await.unwrap();
         settings.ensure_development_keys().unwrap();
         let running = server::start(settings, Some(probe::routes()))
             .await

@@ -1,0 +1,191 @@
+//! A small Vault server on loopback speaking the documented HTTP API that
+//! Rampart uses: KV v2 reads, AppRole login, token lookup and renewal.
+//! Tokens expire after their TTL unless renewed; a missing, unknown or
+//! expired token is a 403 with `{"errors":["permission denied"]}`, like
+//! Vault.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde_json::{Value, json};
+
+struct Token {
+    ttl: Duration,
+    expires: Option<Instant>,
+}
+
+#[derive(Default)]
+struct Inner {
+    tokens: HashMap<String, Token>,
+    approle: Option<(String, String, Duration)>,
+    kv: HashMap<String, Value>,
+    logins: u32,
+    renewals: u32,
+    reads: u32,
+    issued: u32,
+}
+
+/// The running fake.
+#[derive(Clone)]
+pub struct FakeVault {
+    pub addr: SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+}
+
+fn denied() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Json(json!({"errors": ["permission denied"]})),
+    )
+        .into_response()
+}
+
+impl FakeVault {
+    pub async fn start() -> Self {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Router::new()
+            .route("/v1/auth/approle/login", post(login))
+            .route("/v1/auth/token/lookup-self", get(lookup))
+            .route("/v1/auth/token/renew-self", post(renew))
+            .route("/v1/{mount}/data/{*path}", get(read))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { addr, inner }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A token; `ttl` zero never expires.
+    pub fn add_token(&self, token: &str, ttl: Duration) {
+        let expires = (!ttl.is_zero()).then(|| Instant::now() + ttl);
+        self.inner
+            .lock()
+            .unwrap()
+            .tokens
+            .insert(token.to_owned(), Token { ttl, expires });
+    }
+
+    /// Enables AppRole; issued tokens live `ttl` unless renewed.
+    pub fn enable_approle(&self, role_id: &str, secret_id: &str, ttl: Duration) {
+        self.inner.lock().unwrap().approle = Some((role_id.into(), secret_id.into(), ttl));
+    }
+
+    /// Writes a KV v2 secret at `mount/path`.
+    pub fn put(&self, mount_path: &str, data: Value) {
+        self.inner
+            .lock()
+            .unwrap()
+            .kv
+            .insert(mount_path.to_owned(), data);
+    }
+
+    pub fn logins(&self) -> u32 {
+        self.inner.lock().unwrap().logins
+    }
+
+    pub fn renewals(&self) -> u32 {
+        self.inner.lock().unwrap().renewals
+    }
+
+    pub fn reads(&self) -> u32 {
+        self.inner.lock().unwrap().reads
+    }
+}
+
+fn valid(inner: &Inner, headers: &HeaderMap) -> Option<String> {
+    let token = headers.get("x-vault-token")?.to_str().ok()?;
+    let t = inner.tokens.get(token)?;
+    match t.expires {
+        Some(at) if Instant::now() >= at => None,
+        _ => Some(token.to_owned()),
+    }
+}
+
+async fn login(State(inner): State<Arc<Mutex<Inner>>>, Json(body): Json<Value>) -> Response {
+    let mut inner = inner.lock().unwrap();
+    let Some((role, secret, ttl)) = inner.approle.clone() else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"errors": ["no approle"]})),
+        )
+            .into_response();
+    };
+    if body["role_id"] != role.as_str() || body["secret_id"] != secret.as_str() {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"errors": ["invalid role or secret ID"]})),
+        )
+            .into_response();
+    }
+    inner.logins += 1;
+    inner.issued += 1;
+    let token = format!("hvs.approle-token-{}", inner.issued);
+    inner.tokens.insert(
+        token.clone(),
+        Token {
+            ttl,
+            expires: Some(Instant::now() + ttl),
+        },
+    );
+    Json(json!({"auth": {"client_token": token, "lease_duration": ttl.as_secs(), "renewable": true, "policies": ["rampart"]}}))
+        .into_response()
+}
+
+async fn lookup(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> Response {
+    let inner = inner.lock().unwrap();
+    let Some(token) = valid(&inner, &headers) else {
+        return denied();
+    };
+    let t = &inner.tokens[&token];
+    let ttl = t.expires.map_or(0, |at| {
+        at.saturating_duration_since(Instant::now()).as_secs()
+    });
+    Json(json!({"data": {"ttl": ttl, "renewable": !t.ttl.is_zero()}})).into_response()
+}
+
+async fn renew(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> Response {
+    let mut inner = inner.lock().unwrap();
+    let Some(token) = valid(&inner, &headers) else {
+        return denied();
+    };
+    inner.renewals += 1;
+    let t = inner.tokens.get_mut(&token).unwrap();
+    t.expires = Some(Instant::now() + t.ttl);
+    let ttl = t.ttl.as_secs();
+    Json(json!({"auth": {"client_token": token, "lease_duration": ttl, "renewable": true}}))
+        .into_response()
+}
+
+async fn read(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((mount, path)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = inner.lock().unwrap();
+    if valid(&inner, &headers).is_none() {
+        return denied();
+    }
+    inner.reads += 1;
+    match inner.kv.get(&format!("{mount}/{path}")) {
+        Some(data) => Json(json!({
+            "data": {"data": data, "metadata": {"version": 1, "destroyed": false}}
+        }))
+        .into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({"errors": []}))).into_response(),
+    }
+}
