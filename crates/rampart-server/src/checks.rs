@@ -6,7 +6,7 @@ use std::path::{Component, Path};
 use rampart::checks::{Finding, Report, Weakness, secret_weakness};
 use secrecy::ExposeSecret;
 
-use crate::config::{Environment, Settings};
+use crate::config::{Environment, ProviderSpec, Settings};
 
 /// Secret values shown as examples in this repository's documentation; they
 /// are public, so they are as weak as `changeme`.
@@ -58,6 +58,9 @@ pub fn production(settings: &Settings) -> Report {
                 ));
             }
         }
+    }
+    if let Some(finding) = provider_transport(&settings.secrets_spec) {
+        report.push(finding);
     }
     if settings.debug {
         report.push(Finding::error(
@@ -126,6 +129,22 @@ pub fn production(settings: &Settings) -> Report {
     report
 }
 
+/// Vault over plain HTTP is allowed on loopback only (a local agent).
+fn provider_transport(spec: &ProviderSpec) -> Option<Finding> {
+    let ProviderSpec::Vault(vault) = spec else {
+        return None;
+    };
+    let rest = vault.addr.strip_prefix("http://")?;
+    let host = rest.rsplit_once(':').map_or(rest, |(h, _)| h);
+    (!matches!(host, "127.0.0.1" | "localhost" | "[::1]")).then(|| {
+        Finding::error(
+            "secrets.vault_plaintext",
+            "RAMPART_VAULT_ADDR is plain http to another host: the token and the secrets would cross the network unencrypted",
+            "use https:// (RAMPART_VAULT_CACERT for a private CA)",
+        )
+    })
+}
+
 fn is_served_path(path: &Path) -> bool {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     absolute.components().any(|c| match c {
@@ -157,6 +176,26 @@ mod tests {
             ("RAMPART_DATA_KEYS", GOOD_DATA),
         ]);
         assert!(r.is_empty(), "{r}");
+    }
+
+    #[test]
+    fn vault_over_plain_http_is_for_loopback_only() {
+        let spec = |addr: &str| {
+            ProviderSpec::parse(&Source::from_pairs([
+                ("RAMPART_SECRETS_PROVIDER", "vault"),
+                ("RAMPART_VAULT_ADDR", addr),
+                ("RAMPART_VAULT_TOKEN", "t"),
+            ]))
+            .unwrap()
+        };
+        let id = |addr: &str| provider_transport(&spec(addr)).map(|f| f.id);
+        assert_eq!(
+            id("http://vault.internal:8200"),
+            Some("secrets.vault_plaintext")
+        );
+        assert_eq!(id("http://10.0.0.5:8200"), Some("secrets.vault_plaintext"));
+        assert_eq!(id("http://127.0.0.1:8200"), None);
+        assert_eq!(id("https://vault.internal:8200"), None);
     }
 
     #[test]

@@ -243,7 +243,8 @@ impl fmt::Display for ProviderSpec {
 }
 
 impl ProviderSpec {
-    fn parse(src: &Source) -> Result<Self, ConfigError> {
+    /// Reads `RAMPART_SECRETS_PROVIDER` and the chosen provider's settings.
+    pub fn parse(src: &Source) -> Result<Self, ConfigError> {
         const VAR: &str = "RAMPART_SECRETS_PROVIDER";
         let secret = |name: &str| src.get(name).map(|v| Secret::from(v.trim()));
         match src.get(VAR).map(str::trim) {

@@ -291,3 +291,294 @@ async fn a_changed_signing_key_signs_new_tokens_while_old_ones_still_verify() {
     assert!(failures >= 1.0, "{metrics}");
     assert!(!metrics.contains(K1) && !metrics.contains(K2));
 }
+
+// ---- AWS Secrets Manager, through the real SDK against moto ----
+
+const AWS_SECRET_ACCESS_KEY: &str = "aws-secret-access-key-do-not-print";
+
+fn moto_url() -> String {
+    std::env::var("RAMPART_TEST_MOTO_URL")
+        .expect("RAMPART_TEST_MOTO_URL is unset: run scripts/test, which starts moto on loopback")
+}
+
+async fn moto() -> aws_sdk_secretsmanager::Client {
+    use aws_sdk_secretsmanager::config::{Credentials, Region};
+    use aws_smithy_http_client::tls;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .region(Region::new("us-east-1"))
+        .endpoint_url(moto_url())
+        .credentials_provider(Credentials::new(
+            "testing",
+            AWS_SECRET_ACCESS_KEY,
+            None,
+            None,
+            "test",
+        ))
+        .load()
+        .await;
+    aws_sdk_secretsmanager::Client::new(&config)
+}
+
+async fn create_secret(value: &str) -> String {
+    let name = format!("rampart/test/{}", uuid::Uuid::new_v4());
+    moto()
+        .await
+        .create_secret()
+        .name(&name)
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap();
+    name
+}
+
+fn aws_vars(secret_id: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("RAMPART_SECRETS_PROVIDER", "aws".to_owned()),
+        ("RAMPART_AWS_SECRET_ID", secret_id.to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ENDPOINT_URL", moto_url()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", AWS_SECRET_ACCESS_KEY.to_owned()),
+    ]
+}
+
+#[tokio::test]
+async fn aws_secrets_manager_is_read_through_the_sdk_and_a_new_version_rotates_by_kid() {
+    let id = create_secret(
+        &json!({"secret_key": K1, "data_keys": DATA_KEYS, "audit_signing_key": seed_b64(9)})
+            .to_string(),
+    )
+    .await;
+    let mut vars = aws_vars(&id);
+    vars.push(("RAMPART_SECRETS_REFRESH_SECS", "1".to_owned()));
+    let app = spawn_with_owned(&vars).await;
+    let s = app.user("clouded").await;
+    assert_eq!(kid(&s.access), rampart::jwt::key_id(K1.as_bytes()));
+    let public =
+        std::fs::read_to_string(app.data_path().join("audit-checkpoints/public.key")).unwrap();
+    let expected = ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key();
+    assert_eq!(
+        public.trim(),
+        base64::engine::general_purpose::STANDARD.encode(expected.to_bytes())
+    );
+
+    moto()
+        .await
+        .put_secret_value()
+        .secret_id(&id)
+        .secret_string(json!({"secret_key": K2, "data_keys": DATA_KEYS}).to_string())
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let fresh = app.login("clouded", PASSWORD).await;
+    let new_token = fresh["access_token"].as_str().unwrap();
+    assert_eq!(kid(new_token), rampart::jwt::key_id(K2.as_bytes()));
+    assert_eq!(me_status(&app, &s.access).await, 200, "old token");
+    assert_eq!(me_status(&app, new_token).await, 200, "new token");
+    assert_eq!(refresh_failures(&app).await, 0.0);
+    let debug = format!("{:?}", app.state().settings);
+    for value in [K1, K2, AWS_SECRET_ACCESS_KEY, &seed_b64(9)] {
+        assert!(!debug.contains(value), "Debug shows a secret: {debug}");
+    }
+}
+
+#[tokio::test]
+async fn aws_errors_name_the_provider_and_the_secret_never_a_value() {
+    let missing = format!("rampart/test/missing-{}", uuid::Uuid::new_v4());
+    let err = load_error(&aws_vars(&missing)).await;
+    assert!(
+        err.contains("aws") && err.contains("ResourceNotFound"),
+        "{err}"
+    );
+    assert!(err.contains(&missing), "names the secret id: {err}");
+    assert!(!err.contains(AWS_SECRET_ACCESS_KEY), "{err}");
+
+    let not_json = create_secret("plain-text-secret-do-not-print").await;
+    let err = load_error(&aws_vars(&not_json)).await;
+    assert!(err.contains("not a JSON object"), "{err}");
+    assert!(!err.contains("do-not-print"), "{err}");
+
+    let bad_keys =
+        create_secret(&json!({"data_keys": "v1:c2hvcnQtYnV0LXNlY3JldA=="}).to_string()).await;
+    let err = load_error(&aws_vars(&bad_keys)).await;
+    assert!(err.contains("aws") && err.contains("data_keys"), "{err}");
+    assert!(!err.contains("c2hvcnQtYnV0LXNlY3JldA"), "{err}");
+}
+
+// ---- The binary: `rampart check` and the logs, grepped for every value ----
+
+/// Runs `rampart` with only `vars` in its environment.
+fn rampart(dir: &std::path::Path, vars: &[(&str, String)], args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"));
+    cmd.env_clear().current_dir(dir).args(args);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+const WEAK_KEY: &str = "weak-provider-key";
+
+/// `rampart check` on a production configuration whose secret key (from
+/// each provider) is too short: exit 1, the finding names the provider and
+/// the key, and no secret value is printed anywhere.
+// Multi-threaded: the test blocks on the child while the fake Vault answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_the_provider_and_key_but_never_a_value_for_every_provider() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret_key"), WEAK_KEY).unwrap();
+    std::fs::write(dir.path().join("data_keys"), DATA_KEYS).unwrap();
+    let vault = FakeVault::start().await;
+    vault.add_token(ROOT_TOKEN, Duration::ZERO);
+    vault.put(
+        "secret/rampart",
+        json!({"secret_key": WEAK_KEY, "data_keys": DATA_KEYS}),
+    );
+    let aws =
+        create_secret(&json!({"secret_key": WEAK_KEY, "data_keys": DATA_KEYS}).to_string()).await;
+
+    let mut cases: Vec<(&str, Vec<(&str, String)>)> = vec![
+        (
+            "env",
+            vec![
+                ("RAMPART_SECRET_KEY", WEAK_KEY.to_owned()),
+                ("RAMPART_DATA_KEYS", DATA_KEYS.to_owned()),
+            ],
+        ),
+        (
+            "file:",
+            vec![(
+                "RAMPART_SECRETS_PROVIDER",
+                format!("file:{}", dir.path().display()),
+            )],
+        ),
+        ("vault", {
+            let mut v = vault_vars(&vault);
+            v.push(("RAMPART_VAULT_TOKEN", ROOT_TOKEN.to_owned()));
+            v
+        }),
+        ("aws", aws_vars(&aws)),
+    ];
+    for (provider, vars) in &mut cases {
+        vars.push(("RAMPART_ENV", "production".to_owned()));
+        let out = rampart(work.path(), vars, &["check"]).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{provider}: {stdout}{stderr}");
+        let finding = stdout
+            .lines()
+            .find(|l| l.contains("secret_key.too_short"))
+            .unwrap_or_else(|| panic!("{provider}: {stdout}"));
+        assert!(finding.contains(*provider), "{provider}: {finding}");
+        let all = format!("{stdout}{stderr}");
+        for value in [WEAK_KEY, &DATA_KEYS[3..], ROOT_TOKEN, AWS_SECRET_ACCESS_KEY] {
+            assert!(!all.contains(value), "{provider} printed a secret: {all}");
+        }
+    }
+}
+
+/// The server's logs from start to shutdown — startup, requests, a key
+/// rotation, failed refreshes, token renewals — contain no secret value.
+// Multi-threaded: the test blocks on the child while the fake Vault answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_logs_never_contain_a_secret_value() {
+    use std::io::{BufRead as _, BufReader};
+    let work = tempfile::tempdir().unwrap();
+    let vault = FakeVault::start().await;
+    vault.enable_approle(
+        "role-id-secretive",
+        "secret-id-secretive",
+        Duration::from_secs(3),
+    );
+    vault.put(
+        "secret/rampart",
+        json!({"secret_key": K1, "data_keys": DATA_KEYS, "audit_signing_key": seed_b64(5)}),
+    );
+    let mut vars = vault_vars(&vault);
+    vars.extend([
+        ("RAMPART_VAULT_ROLE_ID", "role-id-secretive".to_owned()),
+        ("RAMPART_VAULT_SECRET_ID", "secret-id-secretive".to_owned()),
+        ("RAMPART_SECRETS_REFRESH_SECS", "1".to_owned()),
+        ("RAMPART_BIND", "127.0.0.1:0".to_owned()),
+        ("RAMPART_ADMIN_BIND", "127.0.0.1:0".to_owned()),
+        ("RUST_LOG", "debug".to_owned()),
+    ]);
+    let mut child = rampart(work.path(), &vars, &["serve"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let addr = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no 'listening' line in {lines:?}"));
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        lines.push(line);
+        if json["message"] == "listening" {
+            break json["api"].as_str().unwrap().to_owned();
+        }
+    };
+    let client = reqwest::Client::new();
+    let base = format!("http://{addr}/api/v2");
+    let r = client
+        .post(format!("{base}/auth/register"))
+        .json(&json!({"username": "logged", "email": "logged@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // A rotation, then a provider that fails (the path disappears).
+    vault.put(
+        "secret/rampart",
+        json!({"secret_key": K2, "data_keys": DATA_KEYS}),
+    );
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    vault.remove("secret/rampart");
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let r = client
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"username": "logged", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the last good key still signs");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+    lines.extend(rx.try_iter());
+    let all = lines.join("\n");
+    assert!(all.contains("signing key changed"), "{all}");
+    assert!(all.contains("secrets refresh failed"), "{all}");
+    assert!(vault.renewals() >= 1, "renewed during the run");
+    for value in [
+        K1,
+        K2,
+        &DATA_KEYS[3..],
+        &seed_b64(5),
+        "role-id-secretive",
+        "secret-id-secretive",
+        "hvs.approle-token",
+        PASSWORD,
+    ] {
+        assert!(!all.contains(value), "the logs contain {value}: {all}");
+    }
+}

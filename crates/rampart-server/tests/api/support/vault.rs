@@ -94,6 +94,11 @@ impl FakeVault {
             .insert(mount_path.to_owned(), data);
     }
 
+    /// Deletes the secret at `mount/path` (reads become 404).
+    pub fn remove(&self, mount_path: &str) {
+        self.inner.lock().unwrap().kv.remove(mount_path);
+    }
+
     pub fn logins(&self) -> u32 {
         self.inner.lock().unwrap().logins
     }
