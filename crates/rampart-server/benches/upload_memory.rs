@@ -35,10 +35,10 @@ fn main() {
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let addr = loop {
         let line = lines.next().unwrap().unwrap();
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-            if v["message"] == "listening" {
-                break v["api"].as_str().unwrap().to_owned();
-            }
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+            && v["message"] == "listening"
+        {
+            break v["api"].as_str().unwrap().to_owned();
         }
     };
     std::thread::spawn(move || for _ in lines {});

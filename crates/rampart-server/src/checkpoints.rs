@@ -140,18 +140,18 @@ impl Checkpoints {
             }
         };
         let newest = self.newest();
-        if let (Some(a), Ok(n)) = (&anchor, &newest) {
-            if n.as_ref().is_none_or(|n| n.seq <= a.seq) {
-                // Purged past the last checkpoint: continue from the anchor.
-                if a.seq >= seq || !audit.verify_after(a.seq, &a.hash).await?.ok {
-                    tracing::error!(
-                        anchor_seq = a.seq,
-                        "audit chain does not continue the purge anchor; not signing it"
-                    );
-                    return Ok(None);
-                }
-                return self.sign_head(seq, &hash).map(Some);
+        if let (Some(a), Ok(n)) = (&anchor, &newest)
+            && n.as_ref().is_none_or(|n| n.seq <= a.seq)
+        {
+            // Purged past the last checkpoint: continue from the anchor.
+            if a.seq >= seq || !audit.verify_after(a.seq, &a.hash).await?.ok {
+                tracing::error!(
+                    anchor_seq = a.seq,
+                    "audit chain does not continue the purge anchor; not signing it"
+                );
+                return Ok(None);
             }
+            return self.sign_head(seq, &hash).map(Some);
         }
         match newest {
             Ok(Some(newest)) => {

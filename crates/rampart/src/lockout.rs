@@ -156,12 +156,11 @@ impl MemoryLockout {
             .users()
             .get(&username.to_lowercase())
             .and_then(|r| r.locked_until)
+            && until > now
         {
-            if until > now {
-                return Gate::UserLocked {
-                    retry_after: until - now,
-                };
-            }
+            return Gate::UserLocked {
+                retry_after: until - now,
+            };
         }
         let ip = self
             .addresses

@@ -28,7 +28,7 @@ pub fn luhn_valid(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Byte ranges of every card number in `text`.
@@ -186,17 +186,17 @@ where
             };
             // Malformed JSON is the handler's to refuse (400); the guard
             // only needs to see what parses.
-            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-                if json_contains_card_number(&value) {
-                    hook.refused(&parts).await;
-                    return Ok(crate::problem::Problem::typed(
-                        http::StatusCode::UNPROCESSABLE_ENTITY,
-                        "urn:rampart:problem:card-data",
-                        "Card data is not accepted",
-                    )
-                    .with_detail("Card numbers may not be sent to this API; use a payment token.")
-                    .into_response());
-                }
+            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes)
+                && json_contains_card_number(&value)
+            {
+                hook.refused(&parts).await;
+                return Ok(crate::problem::Problem::typed(
+                    http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "urn:rampart:problem:card-data",
+                    "Card data is not accepted",
+                )
+                .with_detail("Card numbers may not be sent to this API; use a payment token.")
+                .into_response());
             }
             inner
                 .call(axum::extract::Request::from_parts(

@@ -95,10 +95,10 @@ pub async fn list(
 ) -> Result<Json<AuditPage>> {
     auth.require_role(&[Role::Admin, Role::Auditor]).await?;
     let mut errors = Vec::new();
-    if let Some(t) = &q.event_type {
-        if EventType::parse(t).is_none() {
-            errors.push(FieldError::new("event_type", "is not a known event type"));
-        }
+    if let Some(t) = &q.event_type
+        && EventType::parse(t).is_none()
+    {
+        errors.push(FieldError::new("event_type", "is not a known event type"));
     }
     let since = timestamp("since", q.since.as_deref(), &mut errors);
     let until = timestamp("until", q.until.as_deref(), &mut errors);

@@ -51,20 +51,20 @@ impl StoreError {
     /// Maps a unique violation to [`StoreError::Conflict`] naming the field,
     /// by the index or constraint name.
     pub fn from_write(e: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &e {
-            if db.is_unique_violation() {
-                let name = db
-                    .constraint()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| db.message().to_owned());
-                if name.contains("users_username_key") {
-                    return Self::Conflict("username");
-                }
-                if name.contains("users_email_key") {
-                    return Self::Conflict("email");
-                }
-                return Self::Conflict("value");
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            let name = db
+                .constraint()
+                .map(str::to_owned)
+                .unwrap_or_else(|| db.message().to_owned());
+            if name.contains("users_username_key") {
+                return Self::Conflict("username");
             }
+            if name.contains("users_email_key") {
+                return Self::Conflict("email");
+            }
+            return Self::Conflict("value");
         }
         Self::Sqlx(e)
     }

@@ -61,15 +61,7 @@ async fn a_refusal_reaches_the_webhook_with_its_context() {
     assert!(a["seq"].as_i64().unwrap() > 0 && a["ts"].as_str().unwrap().ends_with('Z'));
     assert_eq!(a["details"]["path"], "/api/v2/admin/audit");
 
-    let metrics = app
-        .client
-        .get(app.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"rampart_alerts_total{outcome="sent"} 1"#),
         "{metrics}"

@@ -1,24 +1,11 @@
 //! The `rampart` binary itself: commands, exit codes, startup errors, logs.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
+use std::process::{Command, Stdio};
 
 const GOOD_KEY: &str = "q8Jr2m1XzP0vW7sLk3NfYb6TgHc9Ue4A-long-enough";
 const GOOD_DATA: &str = "v1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 
-/// The binary in a fresh working directory with only the given variables.
-fn rampart(dir: &std::path::Path, vars: &[(&str, &str)], args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rampart"));
-    cmd.env_clear().current_dir(dir).args(args);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd
-}
+use crate::support::binary::{Served, rampart};
 
 #[test]
 fn check_fails_on_a_short_production_key_without_printing_it() {
@@ -166,31 +153,8 @@ fn the_binary_serves_with_no_configuration_and_logs_each_request() {
         ("RAMPART_BIND", "127.0.0.1:0"),
         ("RAMPART_ADMIN_BIND", "127.0.0.1:0"),
     ];
-    let mut child = rampart(dir.path(), &vars, &[])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    let addr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("no 'listening' line");
-        let json: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
-        lines.push(line);
-        if json["message"] == "listening" {
-            break json["api"].as_str().unwrap().to_owned();
-        }
-    };
+    let served = Served::start(rampart(dir.path(), &vars, &[]));
+    let addr = served.addr.clone();
 
     let token = "eyJhbGciOiJIUzI1NiJ9.secret-token-payload.sig";
     let out = Command::new("curl")
@@ -218,12 +182,8 @@ fn the_binary_serves_with_no_configuration_and_logs_each_request() {
     };
     assert_eq!(status, "200");
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let exit = child.wait().unwrap();
+    let (exit, lines) = served.stop();
     assert!(exit.success(), "graceful shutdown exits 0");
-    lines.extend(rx.try_iter());
     let all = lines.join("\n");
 
     let request_line = lines

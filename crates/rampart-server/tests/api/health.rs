@@ -99,15 +99,7 @@ async fn security_metrics_count_audit_events_auth_failures_and_limits() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let text = app
-        .client
-        .get(app.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     for line in [
         r#"rampart_audit_events_total{event_type="login_failure"} 1"#,
         r#"rampart_audit_events_total{event_type="login_success"} 1"#,

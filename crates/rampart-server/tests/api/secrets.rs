@@ -7,7 +7,11 @@ use base64::Engine as _;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{PASSWORD, TestApp, vault::FakeVault};
+use crate::support::{
+    PASSWORD, TestApp,
+    binary::{Served, rampart},
+    vault::FakeVault,
+};
 
 const K1: &str = "first-signing-key-0123456789-abcdefghijkl";
 const K2: &str = "second-signing-key-9876543210-zyxwvutsrqpo";
@@ -24,30 +28,13 @@ fn seed_b64(byte: u8) -> String {
 }
 
 async fn refresh_failures(app: &TestApp) -> f64 {
-    let metrics = app
-        .client
-        .get(app.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     metrics
         .lines()
         .find(|l| l.starts_with("rampart_secrets_refresh_failures_total "))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0)
-}
-
-async fn me_status(app: &TestApp, token: &str) -> u16 {
-    app.authed(Method::GET, "/api/v2/users/me", token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
 }
 
 fn vault_vars(vault: &FakeVault) -> Vec<(&'static str, String)> {
@@ -57,9 +44,12 @@ fn vault_vars(vault: &FakeVault) -> Vec<(&'static str, String)> {
     ]
 }
 
+fn borrowed<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
 async fn spawn_with_owned(vars: &[(&'static str, String)]) -> TestApp {
-    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    TestApp::spawn_with(&borrowed).await
+    TestApp::spawn_with(&borrowed(vars)).await
 }
 
 async fn load_error(vars: &[(&'static str, String)]) -> String {
@@ -187,8 +177,8 @@ async fn approle_tokens_are_renewed_and_a_new_vault_key_rotates_by_kid() {
     let fresh = app.login("approled", PASSWORD).await;
     let new_token = fresh["access_token"].as_str().unwrap();
     assert_eq!(kid(new_token), rampart::jwt::key_id(K2.as_bytes()));
-    assert_eq!(me_status(&app, &s.access).await, 200, "old token");
-    assert_eq!(me_status(&app, new_token).await, 200, "new token");
+    assert_eq!(app.me_status(&s.access).await, 200, "old token");
+    assert_eq!(app.me_status(new_token).await, 200, "new token");
 }
 
 /// Once every token the old key signed has expired (access TTL + leeway),
@@ -214,13 +204,13 @@ async fn after_the_old_key_is_dropped_its_tokens_fail() {
         rampart::jwt::key_id(K2.as_bytes())
     );
     // Still verifying within the leeway…
-    assert_eq!(me_status(&app, &s.access).await, 200);
+    assert_eq!(app.me_status(&s.access).await, 200);
     // …and refused once the key is retired (1 s TTL + 30 s leeway + 1 s).
     let old = rampart::jwt::key_id(K1.as_bytes());
     let mut dropped = false;
     for _ in 0..40 {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        if me_status(&app, &s.access).await == 401 {
+        if app.me_status(&s.access).await == 401 {
             dropped = true;
             break;
         }
@@ -267,28 +257,9 @@ async fn a_changed_signing_key_signs_new_tokens_while_old_ones_still_verify() {
     // A provider that cannot be read keeps the last good values, counted.
     std::fs::remove_file(secrets.path().join("secret_key")).unwrap();
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    let r = app
-        .authed(Method::GET, "/api/v2/users/me", new_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let metrics = app
-        .client
-        .get(app.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let failures: f64 = metrics
-        .lines()
-        .find(|l| l.starts_with("rampart_secrets_refresh_failures_total "))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    assert!(failures >= 1.0, "{metrics}");
+    assert_eq!(app.me_status(new_token).await, 200);
+    assert!(refresh_failures(&app).await >= 1.0);
+    let metrics = app.metrics().await;
     assert!(!metrics.contains(K1) && !metrics.contains(K2));
 }
 
@@ -381,8 +352,8 @@ async fn aws_secrets_manager_is_read_through_the_sdk_and_a_new_version_rotates_b
     let fresh = app.login("clouded", PASSWORD).await;
     let new_token = fresh["access_token"].as_str().unwrap();
     assert_eq!(kid(new_token), rampart::jwt::key_id(K2.as_bytes()));
-    assert_eq!(me_status(&app, &s.access).await, 200, "old token");
-    assert_eq!(me_status(&app, new_token).await, 200, "new token");
+    assert_eq!(app.me_status(&s.access).await, 200, "old token");
+    assert_eq!(app.me_status(new_token).await, 200, "new token");
     assert_eq!(refresh_failures(&app).await, 0.0);
     let debug = format!("{:?}", app.state().settings);
     for value in [K1, K2, AWS_SECRET_ACCESS_KEY, &seed_b64(9)] {
@@ -414,16 +385,6 @@ async fn aws_errors_name_the_provider_and_the_secret_never_a_value() {
 }
 
 // ---- The binary: `rampart check` and the logs, grepped for every value ----
-
-/// Runs `rampart` with only `vars` in its environment.
-fn rampart(dir: &std::path::Path, vars: &[(&str, String)], args: &[&str]) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"));
-    cmd.env_clear().current_dir(dir).args(args);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd
-}
 
 const WEAK_KEY: &str = "weak-provider-key";
 
@@ -470,7 +431,9 @@ async fn check_names_the_provider_and_key_but_never_a_value_for_every_provider()
     ];
     for (provider, vars) in &mut cases {
         vars.push(("RAMPART_ENV", "production".to_owned()));
-        let out = rampart(work.path(), vars, &["check"]).output().unwrap();
+        let out = rampart(work.path(), &borrowed(vars), &["check"])
+            .output()
+            .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{provider}: {stdout}{stderr}");
@@ -491,7 +454,6 @@ async fn check_names_the_provider_and_key_but_never_a_value_for_every_provider()
 // Multi-threaded: the test blocks on the child while the fake Vault answers it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_logs_never_contain_a_secret_value() {
-    use std::io::{BufRead as _, BufReader};
     let work = tempfile::tempdir().unwrap();
     let vault = FakeVault::start().await;
     vault.enable_approle(
@@ -512,32 +474,9 @@ async fn the_logs_never_contain_a_secret_value() {
         ("RAMPART_ADMIN_BIND", "127.0.0.1:0".to_owned()),
         ("RUST_LOG", "debug".to_owned()),
     ]);
-    let mut child = rampart(work.path(), &vars, &["serve"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    let addr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("no 'listening' line in {lines:?}"));
-        let json: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        lines.push(line);
-        if json["message"] == "listening" {
-            break json["api"].as_str().unwrap().to_owned();
-        }
-    };
+    let served = Served::start(rampart(work.path(), &borrowed(&vars), &["serve"]));
     let client = reqwest::Client::new();
-    let base = format!("http://{addr}/api/v2");
+    let base = format!("http://{}/api/v2", served.addr);
     let r = client
         .post(format!("{base}/auth/register"))
         .json(&json!({"username": "logged", "email": "logged@example.com", "password": PASSWORD}))
@@ -560,11 +499,8 @@ async fn the_logs_never_contain_a_secret_value() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "the last good key still signs");
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(child.wait().unwrap().success());
-    lines.extend(rx.try_iter());
+    let (status, lines) = served.stop();
+    assert!(status.success());
     let all = lines.join("\n");
     assert!(all.contains("signing key changed"), "{all}");
     assert!(all.contains("secrets refresh failed"), "{all}");

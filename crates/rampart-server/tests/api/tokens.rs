@@ -16,15 +16,6 @@ fn now() -> u64 {
         .as_secs()
 }
 
-async fn me_status(app: &TestApp, token: &str) -> u16 {
-    app.authed(Method::GET, "/api/v2/users/me", token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 #[tokio::test]
 async fn a_login_gives_a_bearer_pair_that_opens_users_me() {
     let app = TestApp::spawn().await;
@@ -124,11 +115,8 @@ async fn forged_and_broken_tokens_are_refused() {
     // The control: a token forged exactly like the real ones is accepted,
     // so every refusal below is caused by the one thing each case changes.
     assert_eq!(
-        me_status(
-            &app,
-            &sign(Algorithm::HS256, Some(&kid), &with(json!({}), &[]))
-        )
-        .await,
+        app.me_status(&sign(Algorithm::HS256, Some(&kid), &with(json!({}), &[])))
+            .await,
         200
     );
 
@@ -269,10 +257,10 @@ async fn forged_and_broken_tokens_are_refused() {
 async fn a_token_for_a_deleted_user_is_refused() {
     let app = TestApp::spawn().await;
     let s = app.user("ivan").await;
-    assert_eq!(me_status(&app, &s.access).await, 200);
+    assert_eq!(app.me_status(&s.access).await, 200);
     let event = rampart::audit::AuditEvent::new(rampart::audit::EventType::DataModification);
     app.state().db.users().delete(s.id, &event).await.unwrap();
-    assert_eq!(me_status(&app, &s.access).await, 401);
+    assert_eq!(app.me_status(&s.access).await, 401);
 }
 
 #[tokio::test]
@@ -297,20 +285,20 @@ async fn a_spent_refresh_token_revokes_its_family() {
         pair["refresh_token"].as_str().unwrap().to_owned(),
     );
     assert_ne!(refresh2, s.refresh);
-    assert_eq!(me_status(&app, &access2).await, 200);
+    assert_eq!(app.me_status(&access2).await, 200);
 
     // The spent token again: refused, and the whole family dies with it.
     let reused = refresh(s.refresh.clone()).await;
     assert_eq!(reused.headers()["www-authenticate"], "Bearer");
     assert_problem("reuse", reused, 401).await;
     assert_problem("successor after reuse", refresh(refresh2).await, 401).await;
-    assert_eq!(me_status(&app, &access2).await, 401);
-    assert_eq!(me_status(&app, &s.access).await, 401);
+    assert_eq!(app.me_status(&access2).await, 401);
+    assert_eq!(app.me_status(&s.access).await, 401);
 
     // Another login is a new, unaffected family.
     let fresh = app.login("judy", PASSWORD).await;
     assert_eq!(
-        me_status(&app, fresh["access_token"].as_str().unwrap()).await,
+        app.me_status(fresh["access_token"].as_str().unwrap()).await,
         200
     );
     assert_problem(
@@ -332,7 +320,7 @@ async fn logout_ends_the_access_token_and_its_refresh_family_at_once() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    assert_eq!(me_status(&app, &s.access).await, 401);
+    assert_eq!(app.me_status(&s.access).await, 401);
     let r = app
         .post_json(
             "/api/v2/auth/refresh",
@@ -342,7 +330,8 @@ async fn logout_ends_the_access_token_and_its_refresh_family_at_once() {
     assert_problem("refresh after logout", r, 401).await;
     // Only that session ended.
     assert_eq!(
-        me_status(&app, other_device["access_token"].as_str().unwrap()).await,
+        app.me_status(other_device["access_token"].as_str().unwrap())
+            .await,
         200
     );
 }
@@ -372,7 +361,7 @@ async fn a_password_change_ends_every_earlier_token() {
     )
     .await;
     assert_eq!(
-        me_status(&app, &s.access).await,
+        app.me_status(&s.access).await,
         200,
         "failed attempts change nothing"
     );
@@ -384,9 +373,10 @@ async fn a_password_change_ends_every_earlier_token() {
             .status(),
         204
     );
-    assert_eq!(me_status(&app, &s.access).await, 401);
+    assert_eq!(app.me_status(&s.access).await, 401);
     assert_eq!(
-        me_status(&app, second["access_token"].as_str().unwrap()).await,
+        app.me_status(second["access_token"].as_str().unwrap())
+            .await,
         401
     );
     let r = app

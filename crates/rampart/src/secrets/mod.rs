@@ -285,10 +285,10 @@ impl EnvProvider {
         let mut set = SecretSet::default();
         if let Some(fixed) = &self.fixed {
             for key in keys {
-                if let Some(value) = fixed.get(&self.variable(key)) {
-                    if let Some(v) = non_empty(value.expose_secret()) {
-                        set.insert(*key, v);
-                    }
+                if let Some(value) = fixed.get(&self.variable(key))
+                    && let Some(v) = non_empty(value.expose_secret())
+                {
+                    set.insert(*key, v);
                 }
             }
             return Ok(set);
@@ -306,10 +306,10 @@ impl EnvProvider {
                                 format!("{} cannot be parsed", path.display()),
                             )
                         })?;
-                        if let Some(i) = names.iter().position(|n| *n == name) {
-                            if let Some(v) = non_empty(&value) {
-                                set.insert(keys[i], v);
-                            }
+                        if let Some(i) = names.iter().position(|n| *n == name)
+                            && let Some(v) = non_empty(&value)
+                        {
+                            set.insert(keys[i], v);
                         }
                     }
                 }

@@ -265,13 +265,22 @@ impl VaultProvider {
             .send()
             .await
             .map_err(|e| self.send_error(&e))?;
+        self.issued_token(response, "AppRole login").await
+    }
+
+    /// The token in a login or renewal answer (`{"auth": {…}}`).
+    async fn issued_token(
+        &self,
+        response: reqwest::Response,
+        what: &str,
+    ) -> Result<Token, SecretsError> {
         if !response.status().is_success() {
-            return Err(self.status_error(response.status(), "AppRole login"));
+            return Err(self.status_error(response.status(), what));
         }
         let auth: AuthBody = response.json().await.map_err(|_| {
             self.error(
                 SecretsErrorKind::Malformed,
-                "AppRole login: unexpected answer",
+                format!("{what}: unexpected answer"),
             )
         })?;
         Ok(Token {
@@ -426,22 +435,7 @@ impl VaultProvider {
             .send()
             .await
             .map_err(|e| self.send_error(&e))?;
-        if !response.status().is_success() {
-            return Err(self.status_error(response.status(), "token renewal"));
-        }
-        let auth: AuthBody = response.json().await.map_err(|_| {
-            self.error(
-                SecretsErrorKind::Malformed,
-                "token renewal: unexpected answer",
-            )
-        })?;
-        Ok(Token {
-            value: Secret::new(auth.auth.client_token),
-            obtained: Instant::now(),
-            ttl: Duration::from_secs(auth.auth.lease_duration),
-            renewable: auth.auth.renewable,
-            known: true,
-        })
+        self.issued_token(response, "token renewal").await
     }
 }
 

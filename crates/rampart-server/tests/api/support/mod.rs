@@ -1,6 +1,7 @@
 //! Starts the real server (router, stack, listeners, database) on loopback
 //! ports in a temporary data directory, and talks to it like a client.
 
+pub mod binary;
 pub mod probe;
 pub mod vault;
 
@@ -104,6 +105,28 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// The admin listener's Prometheus text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.admin_url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// The status of `GET /api/v2/users/me` with `token`.
+    pub async fn me_status(&self, token: &str) -> u16 {
+        self.authed(reqwest::Method::GET, "/api/v2/users/me", token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
     }
 
     pub fn state(&self) -> &rampart_server::state::AppState {
