@@ -133,6 +133,38 @@ async fn a_bad_vault_token_or_an_unreachable_vault_is_a_startup_error_naming_the
     assert!(!err.contains("do-not-print"), "{err}");
 }
 
+/// TLS is verified: a certificate from an unknown CA is refused; with the
+/// CA given in `RAMPART_VAULT_CACERT` the same server is trusted.
+#[tokio::test]
+async fn vault_over_https_is_verified_and_a_private_ca_can_be_trusted() {
+    let (vault, ca_pem) = FakeVault::start_tls().await;
+    vault.add_token(ROOT_TOKEN, Duration::ZERO);
+    vault.put(
+        "secret/rampart",
+        json!({"secret_key": K1, "data_keys": DATA_KEYS}),
+    );
+    let mut vars = vault_vars(&vault);
+    vars.push(("RAMPART_VAULT_TOKEN", ROOT_TOKEN.to_owned()));
+    assert!(vars[1].1.starts_with("https://"));
+    let err = load_error(&vars).await;
+    assert!(
+        err.contains("vault") && err.to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    assert_eq!(vault.reads(), 0, "nothing was sent to an untrusted server");
+
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), ca_pem).unwrap();
+    vars.push((
+        "RAMPART_VAULT_CACERT",
+        ca.path().to_str().unwrap().to_owned(),
+    ));
+    let app = spawn_with_owned(&vars).await;
+    let s = app.user("tls_user").await;
+    assert_eq!(kid(&s.access), rampart::jwt::key_id(K1.as_bytes()));
+    assert_eq!(vault.reads(), 1);
+}
+
 /// AppRole tokens living 3 s are renewed before they expire (one login in
 /// all), and a key written to Vault rotates the signing key by kid.
 #[tokio::test]

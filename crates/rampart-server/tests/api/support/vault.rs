@@ -41,6 +41,7 @@ struct Inner {
 pub struct FakeVault {
     pub addr: SocketAddr,
     inner: Arc<Mutex<Inner>>,
+    tls: bool,
 }
 
 fn denied() -> Response {
@@ -51,23 +52,92 @@ fn denied() -> Response {
         .into_response()
 }
 
+fn router(inner: Arc<Mutex<Inner>>) -> Router {
+    Router::new()
+        .route("/v1/auth/approle/login", post(login))
+        .route("/v1/auth/token/lookup-self", get(lookup))
+        .route("/v1/auth/token/renew-self", post(renew))
+        .route("/v1/{mount}/data/{*path}", get(read))
+        .with_state(inner)
+}
+
 impl FakeVault {
+    /// Over plain HTTP.
     pub async fn start() -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
-        let app = Router::new()
-            .route("/v1/auth/approle/login", post(login))
-            .route("/v1/auth/token/lookup-self", get(lookup))
-            .route("/v1/auth/token/renew-self", post(renew))
-            .route("/v1/{mount}/data/{*path}", get(read))
-            .with_state(inner.clone());
+        let app = router(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { addr, inner }
+        Self {
+            addr,
+            inner,
+            tls: false,
+        }
+    }
+
+    /// Over HTTPS, with a certificate for 127.0.0.1 issued by a CA made
+    /// for this server; returns the CA certificate (PEM) too.
+    pub async fn start_tls() -> (Self, String) {
+        use hyper_util::{rt::TokioIo, service::TowerToHyperService};
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        use tokio_rustls::rustls;
+
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_pem = ca_params.self_signed(&ca_key).unwrap().pem();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = router(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    // A client that refuses the certificate ends here.
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
+                        .await;
+                });
+            }
+        });
+        let vault = Self {
+            addr,
+            inner,
+            tls: true,
+        };
+        (vault, ca_pem)
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// A token; `ttl` zero never expires.
