@@ -213,6 +213,65 @@ async fn approle_tokens_are_renewed_and_a_new_vault_key_rotates_by_kid() {
     assert_eq!(app.me_status(new_token).await, 200, "new token");
 }
 
+/// A data key added at the provider becomes the encryption version at the
+/// next refresh, without a restart; values written before still decrypt.
+#[tokio::test]
+async fn a_new_data_key_from_the_provider_encrypts_new_values_after_a_refresh() {
+    const V2: &str = "v2:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+    let secrets = tempfile::tempdir().unwrap();
+    std::fs::write(secrets.path().join("secret_key"), K1).unwrap();
+    std::fs::write(secrets.path().join("data_keys"), DATA_KEYS).unwrap();
+    let provider = format!("file:{}", secrets.path().display());
+    let app = TestApp::spawn_with(&[
+        ("RAMPART_SECRETS_PROVIDER", &provider),
+        ("RAMPART_SECRETS_REFRESH_SECS", "1"),
+    ])
+    .await;
+    let (a, b) = (app.user("before").await, app.user("after").await);
+    let put = |who: &crate::support::Session, notes: &str| {
+        app.authed(
+            Method::PUT,
+            &format!("/api/v2/users/{}/health", who.id),
+            &who.access,
+        )
+        .json(&json!({"diagnosis": "d", "medications": ["m"], "insurance_id": "INS-1", "notes": notes}))
+        .send()
+    };
+    assert_eq!(put(&a, "written under v1").await.unwrap().status(), 204);
+    std::fs::write(
+        secrets.path().join("data_keys"),
+        format!("{DATA_KEYS},{V2}"),
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert_eq!(put(&b, "written under v2").await.unwrap().status(), 204);
+
+    let stored: Vec<(i64, String)> =
+        sqlx::query_as("SELECT user_id, notes FROM health_records ORDER BY user_id")
+            .fetch_all(app.state().db.pool())
+            .await
+            .unwrap();
+    let version = |id: i64| {
+        let notes = &stored.iter().find(|(u, _)| *u == id).unwrap().1;
+        notes.split(':').next().unwrap().to_owned()
+    };
+    assert_eq!(version(a.id), "v1");
+    assert_eq!(version(b.id), "v2");
+    for (who, notes) in [(&a, "written under v1"), (&b, "written under v2")] {
+        let r = app
+            .authed(
+                Method::GET,
+                &format!("/api/v2/users/{}/health", who.id),
+                &who.access,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(crate::support::json(r).await["notes"], notes);
+    }
+}
+
 /// Once every token the old key signed has expired (access TTL + leeway),
 /// the old key leaves the ring and its tokens fail.
 #[tokio::test]
