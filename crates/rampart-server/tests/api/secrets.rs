@@ -213,6 +213,56 @@ async fn approle_tokens_are_renewed_and_a_new_vault_key_rotates_by_kid() {
     assert_eq!(app.me_status(new_token).await, 200, "new token");
 }
 
+/// The `env` provider end to end in the real binary: keys from `.env`
+/// (the process environment wins), and a key changed in `.env` rotates at
+/// the next refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn env_and_dot_env_secrets_serve_and_rotate() {
+    let work = tempfile::tempdir().unwrap();
+    let dot_env = work.path().join(".env");
+    std::fs::write(
+        &dot_env,
+        format!("RAMPART_SECRET_KEY={K1}\nRAMPART_DATA_KEYS=v1:not-this-one\n"),
+    )
+    .unwrap();
+    let vars = [
+        ("RAMPART_DATA_KEYS", DATA_KEYS),
+        ("RAMPART_SECRETS_REFRESH_SECS", "1"),
+        ("RAMPART_BIND", "127.0.0.1:0"),
+        ("RAMPART_ADMIN_BIND", "127.0.0.1:0"),
+    ];
+    let served = Served::start(rampart(work.path(), &vars, &["serve"]));
+    let client = reqwest::Client::new();
+    let base = format!("http://{}/api/v2", served.addr);
+    let login = || async {
+        let r = client
+            .post(format!("{base}/auth/login"))
+            .json(&json!({"username": "enviro", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body: serde_json::Value = r.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    };
+    let r = client
+        .post(format!("{base}/auth/register"))
+        .json(&json!({"username": "enviro", "email": "enviro@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(kid(&login().await), rampart::jwt::key_id(K1.as_bytes()));
+
+    std::fs::write(&dot_env, format!("RAMPART_SECRET_KEY={K2}\n")).unwrap();
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert_eq!(kid(&login().await), rampart::jwt::key_id(K2.as_bytes()));
+    let (status, lines) = served.stop();
+    assert!(status.success());
+    let all = lines.join("\n");
+    assert!(!all.contains(K1) && !all.contains(K2), "{all}");
+}
+
 /// A data key added at the provider becomes the encryption version at the
 /// next refresh, without a restart; values written before still decrypt.
 #[tokio::test]
