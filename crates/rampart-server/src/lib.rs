@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod limits;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;

@@ -7,9 +7,8 @@ use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 
 use rampart::{
     jwt::{JwtService, KeyRing},
-    lockout::{LockoutPolicy, MemoryLockout},
+    lockout::LockoutPolicy,
     password::PasswordHasher,
-    ratelimit::MemoryLimiter,
 };
 use secrecy::ExposeSecret;
 
@@ -45,6 +44,9 @@ pub enum StartError {
     /// No usable JWT signing key.
     #[error("secret key: {0}")]
     SecretKey(&'static str),
+    /// The shared limit store (Redis) could not be reached.
+    #[error("{0}")]
+    Limits(String),
     /// The metrics registry could not be built.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
@@ -142,6 +144,9 @@ pub async fn start(
         base: settings.lockout_base,
         ..LockoutPolicy::default()
     };
+    let (limiter, lockout) = crate::limits::stores(&settings, lockout_policy)
+        .await
+        .map_err(StartError::Limits)?;
     let metrics = Metrics::new()?;
     let audit_writer = AuditWriter::start(db.pool().clone());
     let alerts = Alerter::start(settings.alert_webhook.as_ref(), metrics.clone());
@@ -155,8 +160,8 @@ pub async fn start(
         processor,
         jwt,
         hasher: PasswordHasher::new(hashing_concurrency()),
-        limiter: Arc::new(MemoryLimiter::new()),
-        lockout: Arc::new(MemoryLockout::new(lockout_policy)),
+        limiter: Arc::new(limiter),
+        lockout: Arc::new(lockout),
         checkpoints,
     };
     let mut routes = app::api_routes(&state.settings);

@@ -6,9 +6,7 @@ use rampart::{
     audit::{AuditEvent, EventType},
     authz::{AuthRejection, Authenticated, Authenticator, Principal, Refusal},
     jwt::JwtService,
-    lockout::MemoryLockout,
     password::PasswordHasher,
-    ratelimit::MemoryLimiter,
 };
 
 use crate::{
@@ -34,9 +32,9 @@ pub struct AppState {
     /// Password hashing with bounded concurrency.
     pub hasher: PasswordHasher,
     /// Rate-limit counters (single instance).
-    pub limiter: Arc<MemoryLimiter>,
-    /// Login lockout state (single instance).
-    pub lockout: Arc<MemoryLockout>,
+    pub limiter: Arc<crate::limits::Limiter>,
+    /// Login lockout state (in memory, or shared in Redis).
+    pub lockout: Arc<crate::limits::Lockout>,
     /// Signed audit checkpoints.
     pub checkpoints: Checkpoints,
     /// Security-violation alerts.

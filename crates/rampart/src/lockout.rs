@@ -26,6 +26,9 @@
 //! assert!(matches!(lockout.gate_now("Mallory", "192.0.2.9"), Gate::UserLocked { .. }));
 //! ```
 
+#[cfg(feature = "redis")]
+pub mod redis;
+
 use std::{
     collections::HashMap,
     future::Future,

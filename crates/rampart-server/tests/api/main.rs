@@ -20,5 +20,6 @@ mod orders;
 mod payments;
 mod ratelimit;
 mod secrets;
+mod shared_limits;
 mod tokens;
 mod users;

@@ -17,7 +17,8 @@
 //! `RateLimit-Reset` (when two limits apply, the headers describe the one
 //! with the least remaining).
 //!
-//! The trait is asynchronous so a shared store (Redis) can implement it; an
+//! The trait is asynchronous so a shared store ([`redis`], feature `redis`)
+//! implements it too; an
 //! unreachable store is [`LimiterUnavailable`], and the layer then fails
 //! closed (503) unless configured to fail open.
 //!
@@ -36,6 +37,8 @@
 
 mod layer;
 mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use std::{future::Future, time::Duration};
 

@@ -1,0 +1,114 @@
+//! Where rate limits and login lockouts live: in memory for one instance,
+//! or in Redis (`RAMPART_REDIS_URL`) so several instances share them.
+
+use std::future::Future;
+
+use rampart::{
+    lockout::{
+        FailureOutcome, Gate, LockoutPolicy, LockoutUnavailable, LoginGuard, MemoryLockout,
+        redis::RedisLockout,
+    },
+    ratelimit::{
+        Decision, LimiterUnavailable, MemoryLimiter, Quota, RateLimiter, redis::RedisLimiter,
+    },
+    secrets::ExposeSecret as _,
+};
+
+use crate::config::Settings;
+
+/// The rate-limit store.
+#[derive(Debug)]
+pub enum Limiter {
+    /// This process only.
+    Memory(MemoryLimiter),
+    /// Shared through Redis.
+    Redis(RedisLimiter),
+}
+
+/// The lockout store.
+#[derive(Debug)]
+pub enum Lockout {
+    /// This process only.
+    Memory(MemoryLockout),
+    /// Shared through Redis.
+    Redis(RedisLockout),
+}
+
+/// Both stores for `settings`: Redis when `RAMPART_REDIS_URL` is set (an
+/// unreachable Redis is a startup error that never shows the URL), else
+/// memory.
+pub async fn stores(
+    settings: &Settings,
+    policy: LockoutPolicy,
+) -> Result<(Limiter, Lockout), String> {
+    match &settings.redis_url {
+        None => Ok((
+            Limiter::Memory(MemoryLimiter::new()),
+            Lockout::Memory(MemoryLockout::new(policy)),
+        )),
+        Some(url) => {
+            let conn = rampart::ratelimit::redis::connect(url.expose_secret())
+                .await
+                .map_err(|e| format!("RAMPART_REDIS_URL: {e}"))?;
+            Ok((
+                Limiter::Redis(RedisLimiter::new(conn.clone(), "rampart:rl:")),
+                Lockout::Redis(RedisLockout::new(conn, "rampart:lockout:", policy)),
+            ))
+        }
+    }
+}
+
+impl RateLimiter for Limiter {
+    fn check(
+        &self,
+        key: &str,
+        quota: &Quota,
+    ) -> impl Future<Output = Result<Decision, LimiterUnavailable>> + Send {
+        async move {
+            match self {
+                Self::Memory(m) => m.check(key, quota).await,
+                Self::Redis(r) => r.check(key, quota).await,
+            }
+        }
+    }
+}
+
+impl LoginGuard for Lockout {
+    fn gate(
+        &self,
+        username: &str,
+        address: &str,
+    ) -> impl Future<Output = Result<Gate, LockoutUnavailable>> + Send {
+        async move {
+            match self {
+                Self::Memory(m) => m.gate(username, address).await,
+                Self::Redis(r) => r.gate(username, address).await,
+            }
+        }
+    }
+
+    fn record_failure(
+        &self,
+        username: &str,
+        address: &str,
+    ) -> impl Future<Output = Result<FailureOutcome, LockoutUnavailable>> + Send {
+        async move {
+            match self {
+                Self::Memory(m) => m.record_failure(username, address).await,
+                Self::Redis(r) => r.record_failure(username, address).await,
+            }
+        }
+    }
+
+    fn record_success(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = Result<(), LockoutUnavailable>> + Send {
+        async move {
+            match self {
+                Self::Memory(m) => m.record_success(username).await,
+                Self::Redis(r) => r.record_success(username).await,
+            }
+        }
+    }
+}
