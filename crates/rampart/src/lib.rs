@@ -14,7 +14,7 @@
 //! | [`version`] | active, deprecated and removed API prefixes (RFC 9745, RFC 8594) |
 //! | [`input`] | strict JSON, query and path extractors whose rejections are problems; HTML sanitising |
 //! | [`logging`] | a fast JSON-lines formatter for `tracing` |
-//! | [`ratelimit`] | exact sliding-window limits: the limiter trait, the in-memory store, the per-IP layer |
+//! | [`ratelimit`] | exact sliding-window limits: the limiter trait, the in-memory and Redis (feature `redis`) stores, the per-IP layer |
 //! | [`lockout`] | per-username lockout and per-address failure limits for logins |
 //! | [`crypto`] | field encryption at rest: XChaCha20-Poly1305, versioned keys, context-bound |
 //! | [`pci`] | card-number (PAN) detection: Luhn-valid 13–19 digit runs |
