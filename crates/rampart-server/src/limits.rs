@@ -1,8 +1,6 @@
 //! Where rate limits and login lockouts live: in memory for one instance,
 //! or in Redis (`RAMPART_REDIS_URL`) so several instances share them.
 
-use std::future::Future;
-
 use rampart::{
     lockout::{
         FailureOutcome, Gate, LockoutPolicy, LockoutUnavailable, LoginGuard, MemoryLockout,
@@ -59,56 +57,37 @@ pub async fn stores(
 }
 
 impl RateLimiter for Limiter {
-    fn check(
-        &self,
-        key: &str,
-        quota: &Quota,
-    ) -> impl Future<Output = Result<Decision, LimiterUnavailable>> + Send {
-        async move {
-            match self {
-                Self::Memory(m) => m.check(key, quota).await,
-                Self::Redis(r) => r.check(key, quota).await,
-            }
+    async fn check(&self, key: &str, quota: &Quota) -> Result<Decision, LimiterUnavailable> {
+        match self {
+            Self::Memory(m) => m.check(key, quota).await,
+            Self::Redis(r) => r.check(key, quota).await,
         }
     }
 }
 
 impl LoginGuard for Lockout {
-    fn gate(
-        &self,
-        username: &str,
-        address: &str,
-    ) -> impl Future<Output = Result<Gate, LockoutUnavailable>> + Send {
-        async move {
-            match self {
-                Self::Memory(m) => m.gate(username, address).await,
-                Self::Redis(r) => r.gate(username, address).await,
-            }
+    async fn gate(&self, username: &str, address: &str) -> Result<Gate, LockoutUnavailable> {
+        match self {
+            Self::Memory(m) => m.gate(username, address).await,
+            Self::Redis(r) => r.gate(username, address).await,
         }
     }
 
-    fn record_failure(
+    async fn record_failure(
         &self,
         username: &str,
         address: &str,
-    ) -> impl Future<Output = Result<FailureOutcome, LockoutUnavailable>> + Send {
-        async move {
-            match self {
-                Self::Memory(m) => m.record_failure(username, address).await,
-                Self::Redis(r) => r.record_failure(username, address).await,
-            }
+    ) -> Result<FailureOutcome, LockoutUnavailable> {
+        match self {
+            Self::Memory(m) => m.record_failure(username, address).await,
+            Self::Redis(r) => r.record_failure(username, address).await,
         }
     }
 
-    fn record_success(
-        &self,
-        username: &str,
-    ) -> impl Future<Output = Result<(), LockoutUnavailable>> + Send {
-        async move {
-            match self {
-                Self::Memory(m) => m.record_success(username).await,
-                Self::Redis(r) => r.record_success(username).await,
-            }
+    async fn record_success(&self, username: &str) -> Result<(), LockoutUnavailable> {
+        match self {
+            Self::Memory(m) => m.record_success(username).await,
+            Self::Redis(r) => r.record_success(username).await,
         }
     }
 }
