@@ -970,11 +970,47 @@ mod tests {
             ("RAMPART_REDIS_URL", "http://u:hunter2@cache"),
             ("RAMPART_ALERT_WEBHOOK", "ftp://example.com/x"),
             ("RAMPART_SECRETS_PROVIDER", "carrier-pigeon"),
+            ("RAMPART_AUDIT_SIGNING_KEY", "hunter2"),
         ];
         for (name, value) in cases {
             let err = settings(&[(name, value)]).unwrap_err().to_string();
             assert!(err.contains(name), "{name}={value} gave {err}");
             assert!(!err.contains("hunter2"), "{name} leaked a password: {err}");
+        }
+    }
+
+    #[test]
+    fn remote_providers_name_what_they_are_missing() {
+        let cases: [(&[(&str, &str)], &str); 4] = [
+            (
+                &[("RAMPART_SECRETS_PROVIDER", "vault")],
+                "RAMPART_VAULT_ADDR",
+            ),
+            (
+                &[
+                    ("RAMPART_SECRETS_PROVIDER", "vault"),
+                    ("RAMPART_VAULT_ADDR", "https://vault"),
+                ],
+                "RAMPART_VAULT_TOKEN",
+            ),
+            (
+                &[
+                    ("RAMPART_SECRETS_PROVIDER", "vault"),
+                    ("RAMPART_VAULT_ADDR", "https://vault"),
+                    ("RAMPART_VAULT_ROLE_ID", "role"),
+                ],
+                "RAMPART_VAULT_ROLE_ID",
+            ),
+            (
+                &[("RAMPART_SECRETS_PROVIDER", "aws")],
+                "RAMPART_AWS_SECRET_ID",
+            ),
+        ];
+        for (pairs, variable) in cases {
+            let err = ProviderSpec::parse(&Source::from_pairs(pairs.iter().copied()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(variable), "{pairs:?} gave {err}");
         }
     }
 
