@@ -10,10 +10,9 @@ use std::{sync::Arc, time::Duration};
 use redis::{Script, aio::ConnectionManager};
 
 use super::{FailureOutcome, Gate, LockoutPolicy, LockoutUnavailable, LoginGuard};
+use crate::ratelimit::redis::NOW_US;
 
 const GATE: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local window = tonumber(ARGV[1])
 local ip_threshold = tonumber(ARGV[2])
 local locked_until = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
@@ -27,8 +26,6 @@ return {0, 0}
 ";
 
 const FAILURE: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local window = tonumber(ARGV[1])
 local threshold = tonumber(ARGV[2])
 local base = tonumber(ARGV[3])
@@ -97,8 +94,8 @@ impl RedisLockout {
             conn,
             prefix: prefix.into().into(),
             policy,
-            gate: Arc::new(Script::new(GATE)),
-            failure: Arc::new(Script::new(FAILURE)),
+            gate: Arc::new(Script::new(&format!("{NOW_US}{GATE}"))),
+            failure: Arc::new(Script::new(&format!("{NOW_US}{FAILURE}"))),
         }
     }
 

@@ -12,11 +12,16 @@ use redis::{Script, aio::ConnectionManager};
 
 use super::{Decision, LimiterUnavailable, Quota, RateLimiter};
 
+/// Lua: `now`, Redis's clock in microseconds (exact in a Lua double until
+/// 2255). Every script starts with it, so all instances share one clock.
+pub(crate) const NOW_US: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+";
+
 /// Trims the log to the window, admits when under the limit, and returns
 /// `{allowed, count after, oldest µs left, newest µs left}`.
 const CHECK: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local period = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
@@ -88,7 +93,7 @@ impl RedisLimiter {
         Self {
             conn,
             prefix: prefix.into().into(),
-            script: Arc::new(Script::new(CHECK)),
+            script: Arc::new(Script::new(&format!("{NOW_US}{CHECK}"))),
         }
     }
 
