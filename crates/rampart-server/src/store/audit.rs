@@ -51,7 +51,7 @@ pub async fn append_in(
     let entry = AuditEntry::after(seq, prev, &now_rfc3339(), event);
     sqlx::query(
         "INSERT INTO audit_log (seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(entry.seq)
     .bind(&entry.ts)
@@ -110,9 +110,9 @@ impl Audit {
         // Timestamps are fixed-width RFC 3339 UTC, so text order is time order.
         let rows = sqlx::query_as::<_, Row>(
             "SELECT seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash FROM audit_log \
-             WHERE seq < ? AND (? IS NULL OR event_type = ?) AND (? IS NULL OR user_id = ?) \
-               AND (? IS NULL OR ts >= ?) AND (? IS NULL OR ts <= ?) \
-             ORDER BY seq DESC LIMIT ?",
+             WHERE seq < $1 AND ($2 IS NULL OR event_type = $3) AND ($4 IS NULL OR user_id = $5) \
+               AND ($6 IS NULL OR ts >= $7) AND ($8 IS NULL OR ts <= $9) \
+             ORDER BY seq DESC LIMIT $10",
         )
         .bind(before.unwrap_or(i64::MAX))
         .bind(&filter.event_type)
@@ -133,7 +133,7 @@ impl Audit {
     pub async fn for_user(&self, user_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query_as::<_, Row>(
             "SELECT seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash FROM audit_log \
-             WHERE user_id = ? ORDER BY seq",
+             WHERE user_id = $1 ORDER BY seq",
         )
         .bind(user_id)
         .fetch_all(&self.pool)
@@ -145,7 +145,7 @@ impl Audit {
     /// would end at: the newest such entry, never the chain's head.
     pub async fn purge_candidate(&self, cutoff: &str) -> Result<Option<(i64, String)>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT seq, hash FROM audit_log WHERE ts < ? AND seq < (SELECT max(seq) FROM audit_log) \
+            "SELECT seq, hash FROM audit_log WHERE ts < $1 AND seq < (SELECT max(seq) FROM audit_log) \
              ORDER BY seq DESC LIMIT 1",
         )
         .bind(cutoff)
@@ -155,7 +155,7 @@ impl Audit {
 
     /// Deletes the chain's prefix through `seq`.
     pub async fn delete_through(&self, seq: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM audit_log WHERE seq <= ?")
+        let done = sqlx::query("DELETE FROM audit_log WHERE seq <= $1")
             .bind(seq)
             .execute(&self.pool)
             .await?;
@@ -194,7 +194,7 @@ impl Audit {
     /// The stored hash of entry `seq`.
     pub async fn hash_at(&self, seq: i64) -> Result<Option<String>, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = ?")
+            sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = $1")
                 .bind(seq)
                 .fetch_optional(&self.pool)
                 .await?,
@@ -206,7 +206,7 @@ impl Audit {
         let mut verifier = ChainVerifier::anchored(seq, hash.to_owned());
         let mut rows = sqlx::query_as::<_, Row>(
             "SELECT seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash FROM audit_log \
-             WHERE seq > ? ORDER BY seq",
+             WHERE seq > $1 ORDER BY seq",
         )
         .bind(seq)
         .fetch(&self.pool);

@@ -61,7 +61,7 @@ impl Files {
     /// Bytes stored by a user.
     pub async fn usage(&self, user_id: i64) -> Result<i64, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT COALESCE(SUM(size), 0) FROM files WHERE user_id = ?")
+            sqlx::query_scalar("SELECT COALESCE(SUM(size), 0) FROM files WHERE user_id = $1")
                 .bind(user_id)
                 .fetch_one(&self.pool)
                 .await?,
@@ -77,7 +77,7 @@ impl Files {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let sql = format!(
             "INSERT INTO files (user_id, stored_name, original_name, content_type, size, sha256, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
         );
         let row = sqlx::query_as::<_, FileRow>(&sql)
             .bind(file.user_id)
@@ -100,7 +100,7 @@ impl Files {
 
     /// One file.
     pub async fn by_id(&self, id: i64) -> Result<Option<FileRow>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM files WHERE id = ?");
+        let sql = format!("SELECT {COLUMNS} FROM files WHERE id = $1");
         Ok(sqlx::query_as::<_, FileRow>(&sql)
             .bind(id)
             .fetch_optional(&self.pool)
@@ -115,7 +115,7 @@ impl Files {
         limit: u32,
     ) -> Result<Vec<FileRow>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM files WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
+            "SELECT {COLUMNS} FROM files WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
         );
         Ok(sqlx::query_as::<_, FileRow>(&sql)
             .bind(user_id)
@@ -128,7 +128,7 @@ impl Files {
     /// Deletes a file's row with its event; the caller removes the bytes.
     pub async fn delete(&self, id: i64, event: &AuditEvent) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let done = sqlx::query("DELETE FROM files WHERE id = ?")
+        let done = sqlx::query("DELETE FROM files WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;

@@ -39,7 +39,7 @@ impl Health {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT INTO health_records (user_id, diagnosis, medications, insurance_id, notes, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id) DO UPDATE SET \
              diagnosis = excluded.diagnosis, medications = excluded.medications, \
              insurance_id = excluded.insurance_id, notes = excluded.notes, updated_at = excluded.updated_at",
         )
@@ -73,8 +73,8 @@ impl Health {
         new: &HealthRow,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE health_records SET diagnosis = ?, medications = ?, insurance_id = ?, notes = ? \
-             WHERE user_id = ? AND diagnosis = ? AND medications = ? AND insurance_id = ? AND notes = ?",
+            "UPDATE health_records SET diagnosis = $1, medications = $2, insurance_id = $3, notes = $4 \
+             WHERE user_id = $5 AND diagnosis = $6 AND medications = $7 AND insurance_id = $8 AND notes = $9",
         )
         .bind(&new.diagnosis)
         .bind(&new.medications)
@@ -93,7 +93,7 @@ impl Health {
     /// A user's record.
     pub async fn get(&self, user_id: i64) -> Result<Option<HealthRow>, StoreError> {
         Ok(sqlx::query_as::<_, HealthRow>(
-            "SELECT user_id, diagnosis, medications, insurance_id, notes, updated_at FROM health_records WHERE user_id = ?",
+            "SELECT user_id, diagnosis, medications, insurance_id, notes, updated_at FROM health_records WHERE user_id = $1",
         )
         .bind(user_id)
         .fetch_optional(&self.pool)

@@ -66,7 +66,7 @@ impl Orders {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let sql = format!(
             "INSERT INTO orders (user_id, item, quantity, unit_price_cents, total_cents, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
         );
         let row = sqlx::query_as::<_, OrderRow>(&sql)
             .bind(user_id)
@@ -84,7 +84,7 @@ impl Orders {
 
     /// One order.
     pub async fn by_id(&self, id: i64) -> Result<Option<OrderRow>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM orders WHERE id = ?");
+        let sql = format!("SELECT {COLUMNS} FROM orders WHERE id = $1");
         Ok(sqlx::query_as::<_, OrderRow>(&sql)
             .bind(id)
             .fetch_optional(&self.pool)
@@ -100,7 +100,7 @@ impl Orders {
         limit: u32,
     ) -> Result<Vec<OrderRow>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM orders WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
+            "SELECT {COLUMNS} FROM orders WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
         );
         Ok(sqlx::query_as::<_, OrderRow>(&sql)
             .bind(user_id)
@@ -119,8 +119,8 @@ impl Orders {
         limit: u32,
     ) -> Result<Vec<OrderRow>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM orders WHERE user_id = ? AND item LIKE ? ESCAPE '\\' AND id < ? \
-             ORDER BY id DESC LIMIT ?"
+            "SELECT {COLUMNS} FROM orders WHERE user_id = $1 AND item LIKE $2 ESCAPE '\\' AND id < $3 \
+             ORDER BY id DESC LIMIT $4"
         );
         Ok(sqlx::query_as::<_, OrderRow>(&sql)
             .bind(user_id)

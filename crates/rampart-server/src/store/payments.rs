@@ -44,7 +44,7 @@ impl Payments {
     /// The payment a user made with an idempotency key, if any.
     pub async fn by_key(&self, user_id: i64, key: &str) -> Result<Option<PaymentRow>, StoreError> {
         let sql =
-            format!("SELECT {COLUMNS} FROM payments WHERE user_id = ? AND idempotency_key = ?");
+            format!("SELECT {COLUMNS} FROM payments WHERE user_id = $1 AND idempotency_key = $2");
         Ok(sqlx::query_as::<_, PaymentRow>(&sql)
             .bind(user_id)
             .bind(key)
@@ -67,7 +67,7 @@ impl Payments {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let sql = format!(
             "INSERT INTO payments (user_id, status, amount_cents, currency, last_four, processor_id, idempotency_key, created_at) \
-             VALUES (?, 'succeeded', ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+             VALUES ($1, 'succeeded', $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
         );
         let row = sqlx::query_as::<_, PaymentRow>(&sql)
             .bind(user_id)
@@ -87,7 +87,7 @@ impl Payments {
 
     /// One payment.
     pub async fn by_id(&self, id: i64) -> Result<Option<PaymentRow>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = ?");
+        let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1");
         Ok(sqlx::query_as::<_, PaymentRow>(&sql)
             .bind(id)
             .fetch_optional(&self.pool)
@@ -102,7 +102,7 @@ impl Payments {
         limit: u32,
     ) -> Result<Vec<PaymentRow>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM payments WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
+            "SELECT {COLUMNS} FROM payments WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
         );
         Ok(sqlx::query_as::<_, PaymentRow>(&sql)
             .bind(user_id)

@@ -175,7 +175,7 @@ impl Users {
     ) -> Result<UserRow, StoreError> {
         let sql = format!(
             "INSERT INTO users (username, email, password_hash, role, bio, website, full_name, phone, address, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {USER_COLUMNS}"
         );
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query_as::<_, UserRow>(&sql)
@@ -205,7 +205,7 @@ impl Users {
 
     /// A user by id.
     pub async fn by_id(&self, id: i64) -> Result<Option<UserRow>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         Ok(sqlx::query_as::<_, UserRow>(&sql)
             .bind(id)
             .fetch_optional(&self.pool)
@@ -214,7 +214,7 @@ impl Users {
 
     /// A user by username, case-insensitively.
     pub async fn by_username(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower(?)");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower($1)");
         Ok(sqlx::query_as::<_, UserRow>(&sql)
             .bind(username)
             .fetch_optional(&self.pool)
@@ -232,14 +232,14 @@ impl Users {
         // Each column is either kept (flag 0) or replaced by the bound value.
         let sql = format!(
             "UPDATE users SET \
-               username  = CASE WHEN ? THEN ? ELSE username END, \
-               email     = CASE WHEN ? THEN ? ELSE email END, \
-               bio       = CASE WHEN ? THEN ? ELSE bio END, \
-               website   = CASE WHEN ? THEN ? ELSE website END, \
-               full_name = CASE WHEN ? THEN ? ELSE full_name END, \
-               phone     = CASE WHEN ? THEN ? ELSE phone END, \
-               address   = CASE WHEN ? THEN ? ELSE address END \
-             WHERE id = ? AND erased_at IS NULL RETURNING {USER_COLUMNS}"
+               username  = CASE WHEN $1 THEN $2 ELSE username END, \
+               email     = CASE WHEN $3 THEN $4 ELSE email END, \
+               bio       = CASE WHEN $5 THEN $6 ELSE bio END, \
+               website   = CASE WHEN $7 THEN $8 ELSE website END, \
+               full_name = CASE WHEN $9 THEN $10 ELSE full_name END, \
+               phone     = CASE WHEN $11 THEN $12 ELSE phone END, \
+               address   = CASE WHEN $13 THEN $14 ELSE address END \
+             WHERE id = $15 AND erased_at IS NULL RETURNING {USER_COLUMNS}"
         );
         let row = sqlx::query_as::<_, UserRow>(&sql)
             .bind(changes.username.is_some())
@@ -271,7 +271,7 @@ impl Users {
     /// it. False when absent.
     pub async fn delete(&self, id: i64, event: &AuditEvent) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+        let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -293,14 +293,14 @@ impl Users {
     ) -> Result<Option<(UserRow, Role)>, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let before: Option<(String,)> =
-            sqlx::query_as("SELECT role FROM users WHERE id = ? AND erased_at IS NULL")
+            sqlx::query_as("SELECT role FROM users WHERE id = $1 AND erased_at IS NULL")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
         let Some((before,)) = before else {
             return Ok(None);
         };
-        let sql = format!("UPDATE users SET role = ? WHERE id = ? RETURNING {USER_COLUMNS}");
+        let sql = format!("UPDATE users SET role = $1 WHERE id = $2 RETURNING {USER_COLUMNS}");
         let row = sqlx::query_as::<_, UserRow>(&sql)
             .bind(role.as_str())
             .bind(id)
@@ -322,13 +322,13 @@ impl Users {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
-            "UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE id = ?",
+            "UPDATE users SET password_hash = $1, token_version = token_version + 1 WHERE id = $2",
         )
         .bind(password_hash)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
             .bind(now_rfc3339())
             .bind(id)
             .execute(&mut *tx)
@@ -348,14 +348,14 @@ impl Users {
     ) -> Result<String, StoreError> {
         let session_id = uuid::Uuid::new_v4().to_string();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO sessions (id, user_id, created_at) VALUES ($1, $2, $3)")
             .bind(&session_id)
             .bind(user_id)
             .bind(now_rfc3339())
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES (?, ?, ?)",
+            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)",
         )
         .bind(token_hash)
         .bind(&session_id)
@@ -383,7 +383,7 @@ impl Users {
         let found = sqlx::query_as::<_, RefreshRow>(
             "SELECT s.id AS session_id, s.user_id, s.revoked_at, t.spent_at, t.expires_at, u.erased_at \
              FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id \
-             WHERE t.token_hash = ?",
+             WHERE t.token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&mut *tx)
@@ -400,7 +400,7 @@ impl Users {
             return Ok(RefreshOutcome::Invalid);
         };
         if spent_at.is_some() {
-            sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(now_rfc3339())
                 .bind(&session_id)
                 .execute(&mut *tx)
@@ -417,7 +417,7 @@ impl Users {
         }
         // The guard on spent_at makes a concurrent second use lose the race.
         let spent = sqlx::query(
-            "UPDATE refresh_tokens SET spent_at = ? WHERE token_hash = ? AND spent_at IS NULL",
+            "UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL",
         )
         .bind(now_rfc3339())
         .bind(token_hash)
@@ -427,7 +427,7 @@ impl Users {
             return Ok(RefreshOutcome::Invalid);
         }
         sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES (?, ?, ?)",
+            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)",
         )
         .bind(next_hash)
         .bind(&session_id)
@@ -449,7 +449,7 @@ impl Users {
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now_rfc3339())
             .bind(session_id)
             .execute(&mut *tx)
@@ -467,29 +467,29 @@ impl Users {
     pub async fn erase(&self, id: i64, event: &AuditEvent) -> Result<Vec<String>, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let files: Vec<String> =
-            sqlx::query_scalar("SELECT stored_name FROM files WHERE user_id = ?")
+            sqlx::query_scalar("SELECT stored_name FROM files WHERE user_id = $1")
                 .bind(id)
                 .fetch_all(&mut *tx)
                 .await?;
         sqlx::query(
             "UPDATE users SET username = 'deleted_' || id, email = 'deleted_' || id || '@erased.invalid', \
              password_hash = '!', bio = NULL, website = NULL, full_name = NULL, phone = NULL, address = NULL, \
-             internal_notes = NULL, token_version = token_version + 1, erased_at = ? WHERE id = ?",
+             internal_notes = NULL, token_version = token_version + 1, erased_at = $1 WHERE id = $2",
         )
         .bind(now_rfc3339())
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
             .bind(now_rfc3339())
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM health_records WHERE user_id = ?")
+        sqlx::query("DELETE FROM health_records WHERE user_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM files WHERE user_id = ?")
+        sqlx::query("DELETE FROM files WHERE user_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -506,8 +506,8 @@ impl Users {
     ) -> Result<Option<AuthState>, StoreError> {
         Ok(sqlx::query_as::<_, AuthState>(
             "SELECT u.role, u.token_version, u.erased_at IS NOT NULL AS erased, \
-               EXISTS (SELECT 1 FROM sessions s WHERE s.id = ? AND s.user_id = u.id AND s.revoked_at IS NULL) AS session_live \
-             FROM users u WHERE u.id = ?",
+               EXISTS (SELECT 1 FROM sessions s WHERE s.id = $1 AND s.user_id = u.id AND s.revoked_at IS NULL) AS session_live \
+             FROM users u WHERE u.id = $2",
         )
         .bind(session_id)
         .bind(user_id)
