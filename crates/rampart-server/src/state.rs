@@ -86,7 +86,7 @@ impl Authenticator for AppState {
             .ok_or(AuthRejection::InvalidToken)?;
         // A deleted or erased user, a revoked session (logout, refresh reuse)
         // and a bumped token version (password change) all end the token.
-        if state.erased || !state.session_live || claims.ver != Some(state.token_version) {
+        if state.erased != 0 || state.session_live == 0 || claims.ver != Some(state.token_version) {
             self.metrics.auth_failure("revoked_token");
             return Err(AuthRejection::InvalidToken);
         }

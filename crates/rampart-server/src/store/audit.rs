@@ -2,7 +2,7 @@
 
 use futures_util::TryStreamExt as _;
 use rampart::audit::{AuditEntry, AuditEvent, ChainVerifier, Verification};
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, AnyPool, FromRow};
 
 use super::{StoreError, users::now_rfc3339};
 
@@ -38,7 +38,7 @@ impl From<Row> for AuditEntry {
 /// Appends `event` inside the caller's transaction, which must have been
 /// begun with `BEGIN IMMEDIATE` so no other append can interleave.
 pub async fn append_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     event: &AuditEvent,
 ) -> Result<AuditEntry, StoreError> {
     let last: Option<(i64, String)> =
@@ -83,18 +83,18 @@ pub struct AuditFilter {
 /// The audit repository.
 #[derive(Debug, Clone)]
 pub struct Audit {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 impl Audit {
     /// Over `pool`.
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: AnyPool) -> Self {
         Self { pool }
     }
 
     /// Appends one event in its own transaction; durable when it returns.
     pub async fn record(&self, event: &AuditEvent) -> Result<AuditEntry, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         let entry = append_in(&mut tx, event).await?;
         tx.commit().await?;
         Ok(entry)
@@ -175,11 +175,11 @@ impl Audit {
 
     /// Entries per event type.
     pub async fn counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT event_type, count(*) FROM audit_log GROUP BY event_type")
-                .fetch_all(&self.pool)
-                .await?,
+        Ok(sqlx::query_as(
+            "SELECT event_type, CAST(count(*) AS BIGINT) FROM audit_log GROUP BY event_type",
         )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// The last entry's `(seq, hash)`.

@@ -8,7 +8,7 @@
 //! SQLite's write lock, so the chain stays one sequence.
 
 use rampart::audit::{AuditEntry, AuditEvent};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{StoreError, audit::append_in};
@@ -26,7 +26,7 @@ pub struct AuditWriter {
 
 impl AuditWriter {
     /// Starts the writer task over `pool`.
-    pub fn start(pool: SqlitePool) -> Self {
+    pub fn start(pool: AnyPool) -> Self {
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(run(pool, rx));
         Self { tx }
@@ -57,7 +57,7 @@ impl rampart::audit::AuditSink for AuditWriter {
     }
 }
 
-async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<(AuditEvent, Reply)>) {
+async fn run(pool: AnyPool, mut rx: mpsc::Receiver<(AuditEvent, Reply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -85,10 +85,10 @@ async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<(AuditEvent, Reply)>) {
 }
 
 async fn commit(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     batch: &[(AuditEvent, Reply)],
 ) -> Result<Vec<AuditEntry>, StoreError> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = super::begin_write(pool).await?;
     let mut entries = Vec::with_capacity(batch.len());
     for (event, _) in batch {
         entries.push(append_in(&mut tx, event).await?);

@@ -1,7 +1,7 @@
 //! Uploaded files' metadata (the bytes live in the upload directory).
 
 use rampart::audit::AuditEvent;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::{AnyPool, FromRow};
 
 use super::{StoreError, audit::append_in, users::now_rfc3339};
 
@@ -49,23 +49,23 @@ pub struct NewFile<'a> {
 /// The files repository.
 #[derive(Debug, Clone)]
 pub struct Files {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 impl Files {
     /// Over `pool`.
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: AnyPool) -> Self {
         Self { pool }
     }
 
     /// Bytes stored by a user.
     pub async fn usage(&self, user_id: i64) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COALESCE(SUM(size), 0) FROM files WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_one(&self.pool)
-                .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM files WHERE user_id = $1",
         )
+        .bind(user_id)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Records a stored file with its `file_upload` event.
@@ -74,7 +74,7 @@ impl Files {
         file: &NewFile<'_>,
         event: AuditEvent,
     ) -> Result<FileRow, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         let sql = format!(
             "INSERT INTO files (user_id, stored_name, original_name, content_type, size, sha256, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
@@ -127,7 +127,7 @@ impl Files {
 
     /// Deletes a file's row with its event; the caller removes the bytes.
     pub async fn delete(&self, id: i64, event: &AuditEvent) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         let done = sqlx::query("DELETE FROM files WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)

@@ -1,7 +1,7 @@
 //! Health records: ciphertext only.
 
 use rampart::audit::AuditEvent;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::{AnyPool, FromRow};
 
 use super::{StoreError, audit::append_in, users::now_rfc3339};
 
@@ -25,18 +25,18 @@ pub struct HealthRow {
 /// The health-records repository.
 #[derive(Debug, Clone)]
 pub struct Health {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 impl Health {
     /// Over `pool`.
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: AnyPool) -> Self {
         Self { pool }
     }
 
     /// Replaces a user's record (all fields already encrypted) with its event.
     pub async fn put(&self, row: &HealthRow, event: &AuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         sqlx::query(
             "INSERT INTO health_records (user_id, diagnosis, medications, insurance_id, notes, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id) DO UPDATE SET \

@@ -1,12 +1,18 @@
-//! All SQL lives here. SQLite today (WAL, `synchronous=FULL`); the queries
-//! are kept portable for the PostgreSQL backend.
+//! All SQL lives here, written once for both backends through sqlx's `Any`
+//! driver: SQLite for one instance (WAL, `synchronous=FULL`) and PostgreSQL
+//! for several. The queries use numbered `$N` parameters (both bind them by
+//! number), integers instead of booleans (SQLite has none) and explicit
+//! `BIGINT` casts where PostgreSQL would widen a sum to `numeric`.
+//!
+//! Every write transaction starts with [`begin_write`]: SQLite's
+//! `BEGIN IMMEDIATE`, or on PostgreSQL a transaction holding one advisory
+//! lock, so writers are serialised in both and audit appends (which read the
+//! chain head, then insert after it) form one sequence across instances.
 
-use std::{str::FromStr, time::Duration};
+use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::{Any, AnyPool, Executor as _, Transaction, any::AnyPoolOptions};
 
 use crate::config::Settings;
 
@@ -20,6 +26,49 @@ pub mod users;
 
 /// Embedded SQLite migrations.
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Embedded PostgreSQL migrations (the same schema).
+pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The key of the advisory lock that serialises writers on PostgreSQL.
+const WRITE_LOCK: i64 = 0x7261_6d70; // "ramp"
+
+/// Which database the pool talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One file, one instance.
+    Sqlite,
+    /// Shared by several instances.
+    Postgres,
+}
+
+fn backend_of(pool: &AnyPool) -> Backend {
+    if pool
+        .connect_options()
+        .database_url
+        .scheme()
+        .starts_with("postgres")
+    {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
+}
+
+/// Begins a write transaction; see the module documentation.
+pub async fn begin_write(pool: &AnyPool) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    match backend_of(pool) {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(WRITE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            Ok(tx)
+        }
+    }
+}
 
 /// Why the database could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -86,37 +135,59 @@ pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
 /// The connection pool.
 #[derive(Debug, Clone)]
 pub struct Database {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 impl Database {
-    /// Opens (creating when missing) the database of `settings`.
+    /// Opens the database of `settings`: a `sqlite:` file (created when
+    /// missing, in the data directory's private mode) or `postgres://`.
     pub async fn connect(settings: &Settings) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
         let url = settings.database_url.expose_secret();
-        if !url.starts_with("sqlite:") {
-            return Err(StoreError::Unsupported(
-                "PostgreSQL is not supported by this build yet; use a sqlite: URL",
-            ));
-        }
-        create_private_dir(&settings.data_dir)?;
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // Every acknowledged write survives power loss.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
+        let options = AnyPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await?;
+            .acquire_timeout(Duration::from_secs(5));
+        let pool = if url.starts_with("sqlite:") {
+            create_private_dir(&settings.data_dir)?;
+            let url = if url.contains('?') {
+                url.to_owned()
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            options
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        // Every acknowledged write survives power loss.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        Ok(())
+                    })
+                })
+                .connect(&url)
+                .await?
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            options.connect(url).await?
+        } else {
+            return Err(StoreError::Unsupported(
+                "must start with sqlite: or postgres://",
+            ));
+        };
         Ok(Self { pool })
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        backend_of(&self.pool)
     }
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        SQLITE_MIGRATIONS.run(&self.pool).await?;
+        match self.backend() {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
         Ok(())
     }
 
@@ -129,7 +200,7 @@ impl Database {
     }
 
     /// The pool, for repositories.
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 

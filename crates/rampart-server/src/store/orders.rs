@@ -1,6 +1,6 @@
 //! Orders.
 
-use sqlx::{FromRow, SqlitePool};
+use sqlx::{AnyPool, FromRow};
 
 use rampart::audit::AuditEvent;
 
@@ -45,12 +45,12 @@ pub fn like_literal(text: &str) -> String {
 /// The orders repository.
 #[derive(Debug, Clone)]
 pub struct Orders {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 impl Orders {
     /// The repository over `pool`.
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: AnyPool) -> Self {
         Self { pool }
     }
 
@@ -63,7 +63,7 @@ impl Orders {
         unit_price_cents: i64,
         event: AuditEvent,
     ) -> Result<OrderRow, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         let sql = format!(
             "INSERT INTO orders (user_id, item, quantity, unit_price_cents, total_cents, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"

@@ -1,7 +1,7 @@
 //! Payments: last four digits and the processor id, never card data.
 
 use rampart::audit::AuditEvent;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::{AnyPool, FromRow};
 
 use super::{StoreError, audit::append_in, users::now_rfc3339};
 
@@ -32,12 +32,12 @@ const COLUMNS: &str =
 /// The payments repository.
 #[derive(Debug, Clone)]
 pub struct Payments {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 impl Payments {
     /// Over `pool`.
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: AnyPool) -> Self {
         Self { pool }
     }
 
@@ -64,7 +64,7 @@ impl Payments {
         key: &str,
         event: AuditEvent,
     ) -> Result<PaymentRow, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         let sql = format!(
             "INSERT INTO payments (user_id, status, amount_cents, currency, last_four, processor_id, idempotency_key, created_at) \
              VALUES ($1, 'succeeded', $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"

@@ -1,6 +1,6 @@
 //! Users, sessions and refresh tokens.
 
-use sqlx::{FromRow, SqlitePool};
+use sqlx::{AnyPool, FromRow};
 
 use rampart::audit::AuditEvent;
 
@@ -136,10 +136,10 @@ pub struct AuthState {
     pub role: String,
     /// Current token version.
     pub token_version: i64,
-    /// Whether the account is erased.
-    pub erased: bool,
-    /// Whether the session exists, belongs to the user and is not revoked.
-    pub session_live: bool,
+    /// 1 when the account is erased (an integer: SQLite has no booleans).
+    pub erased: i64,
+    /// 1 when the session exists, belongs to the user and is not revoked.
+    pub session_live: i64,
 }
 
 /// The current time as RFC 3339 UTC.
@@ -157,12 +157,12 @@ fn unix_now() -> i64 {
 /// Users, sessions and refresh tokens.
 #[derive(Debug, Clone)]
 pub struct Users {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 impl Users {
     /// The repository over `pool`.
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: AnyPool) -> Self {
         Self { pool }
     }
 
@@ -177,7 +177,7 @@ impl Users {
             "INSERT INTO users (username, email, password_hash, role, bio, website, full_name, phone, address, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {USER_COLUMNS}"
         );
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         let row = sqlx::query_as::<_, UserRow>(&sql)
             .bind(user.username)
             .bind(user.email)
@@ -228,7 +228,7 @@ impl Users {
         changes: &ProfileChanges,
         event: &AuditEvent,
     ) -> Result<Option<UserRow>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         // Each column is either kept (flag 0) or replaced by the bound value.
         let sql = format!(
             "UPDATE users SET \
@@ -270,7 +270,7 @@ impl Users {
     /// Deletes a user and, by cascade, its sessions, recording `event` with
     /// it. False when absent.
     pub async fn delete(&self, id: i64, event: &AuditEvent) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -291,7 +291,7 @@ impl Users {
         role: Role,
         event: impl FnOnce(Role) -> AuditEvent,
     ) -> Result<Option<(UserRow, Role)>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         let before: Option<(String,)> =
             sqlx::query_as("SELECT role FROM users WHERE id = $1 AND erased_at IS NULL")
                 .bind(id)
@@ -320,7 +320,7 @@ impl Users {
         password_hash: &str,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         sqlx::query(
             "UPDATE users SET password_hash = $1, token_version = token_version + 1 WHERE id = $2",
         )
@@ -328,11 +328,13 @@ impl Users {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-            .bind(now_rfc3339())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_rfc3339())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         append_in(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
@@ -347,7 +349,7 @@ impl Users {
         event: &AuditEvent,
     ) -> Result<String, StoreError> {
         let session_id = uuid::Uuid::new_v4().to_string();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         sqlx::query("INSERT INTO sessions (id, user_id, created_at) VALUES ($1, $2, $3)")
             .bind(&session_id)
             .bind(user_id)
@@ -379,7 +381,7 @@ impl Users {
         refreshed: AuditEvent,
         reused: AuditEvent,
     ) -> Result<RefreshOutcome, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         let found = sqlx::query_as::<_, RefreshRow>(
             "SELECT s.id AS session_id, s.user_id, s.revoked_at, t.spent_at, t.expires_at, u.erased_at \
              FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id \
@@ -448,7 +450,7 @@ impl Users {
         session_id: &str,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now_rfc3339())
             .bind(session_id)
@@ -465,7 +467,7 @@ impl Users {
     /// removes the bytes), and records `event` — all in one transaction.
     /// Orders and payments stay, attached to the now anonymous account.
     pub async fn erase(&self, id: i64, event: &AuditEvent) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = super::begin_write(&self.pool).await?;
         let files: Vec<String> =
             sqlx::query_scalar("SELECT stored_name FROM files WHERE user_id = $1")
                 .bind(id)
@@ -480,11 +482,13 @@ impl Users {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-            .bind(now_rfc3339())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_rfc3339())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM health_records WHERE user_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -505,8 +509,10 @@ impl Users {
         session_id: &str,
     ) -> Result<Option<AuthState>, StoreError> {
         Ok(sqlx::query_as::<_, AuthState>(
-            "SELECT u.role, u.token_version, u.erased_at IS NOT NULL AS erased, \
-               EXISTS (SELECT 1 FROM sessions s WHERE s.id = $1 AND s.user_id = u.id AND s.revoked_at IS NULL) AS session_live \
+            "SELECT u.role, u.token_version, \
+               CASE WHEN u.erased_at IS NULL THEN 0 ELSE 1 END AS erased, \
+               CASE WHEN EXISTS (SELECT 1 FROM sessions s WHERE s.id = $1 AND s.user_id = u.id AND s.revoked_at IS NULL) \
+                 THEN 1 ELSE 0 END AS session_live \
              FROM users u WHERE u.id = $2",
         )
         .bind(session_id)
