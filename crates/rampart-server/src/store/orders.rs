@@ -119,7 +119,9 @@ impl Orders {
         limit: u32,
     ) -> Result<Vec<OrderRow>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM orders WHERE user_id = $1 AND item LIKE $2 ESCAPE '\\' AND id < $3 \
+            // lower() on both sides: SQLite's LIKE ignores ASCII case,
+            // PostgreSQL's does not; this way both behave the same.
+            "SELECT {COLUMNS} FROM orders WHERE user_id = $1 AND lower(item) LIKE lower($2) ESCAPE '\\' AND id < $3 \
              ORDER BY id DESC LIMIT $4"
         );
         Ok(sqlx::query_as::<_, OrderRow>(&sql)

@@ -20,6 +20,7 @@ mod orders;
 mod payments;
 mod ratelimit;
 mod secrets;
+mod several_instances;
 mod shared_limits;
 mod tokens;
 mod users;

@@ -1,0 +1,216 @@
+//! SPEC §1 "at scale": several instances sharing one PostgreSQL database
+//! (and Redis), started by `scripts/test`. Each test gets a fresh database.
+
+use futures_util::future::join_all;
+use rampart_server::domain::Role;
+use reqwest::Method;
+use serde_json::json;
+use sqlx::{Connection as _, Executor as _};
+
+use crate::support::{PASSWORD, TestApp, json};
+
+/// A new, empty database on the test PostgreSQL server.
+async fn fresh_database() -> String {
+    let base = std::env::var("RAMPART_TEST_POSTGRES_URL").expect(
+        "RAMPART_TEST_POSTGRES_URL is unset: run scripts/test, which starts PostgreSQL on loopback",
+    );
+    let name = format!("rampart_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres"))
+        .await
+        .unwrap();
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    format!("{base}/{name}")
+}
+
+/// An instance on `url`; all instances share their keys, as in production.
+async fn on_postgres(url: &str) -> TestApp {
+    TestApp::spawn_with(&[
+        ("RAMPART_DATABASE_URL", url),
+        (
+            "RAMPART_SECRET_KEY",
+            "shared-signing-key-0123456789-abcdefghij",
+        ),
+        (
+            "RAMPART_DATA_KEYS",
+            "v1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        ),
+    ])
+    .await
+}
+
+async fn verify(app: &TestApp, token: &str) -> serde_json::Value {
+    json(
+        app.authed(Method::GET, "/api/v2/admin/audit/verify", token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// One account, one session, one audit chain, whichever instance answers.
+#[tokio::test]
+async fn instances_share_accounts_sessions_revocation_and_one_audit_chain() {
+    let url = fresh_database().await;
+    let (a, b) = (on_postgres(&url).await, on_postgres(&url).await);
+
+    let user = a.register("everywhere").await;
+    let login = b.login("everywhere", PASSWORD).await;
+    let token = login["access_token"].as_str().unwrap();
+    let orders = format!("/api/v2/users/{}/orders", user["id"]);
+    let created = json(
+        b.authed(Method::POST, &orders, token)
+            .json(&json!({"item": "Blue Widget", "quantity": 2, "unit_price_cents": 150}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let order = format!("/api/v2/orders/{}", created["id"]);
+    assert_eq!(
+        a.authed(Method::GET, &order, token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "a token issued by B is accepted by A, and B's write is visible there"
+    );
+    let found = json(
+        a.authed(Method::GET, "/api/v2/search?q=blue", token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
+
+    // Logout on A ends the session on B at once.
+    let r = a
+        .authed(Method::POST, "/api/v2/auth/logout", token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(b.me_status(token).await, 401);
+
+    let auditor = a.user_with_role("auditor_pg", Role::Auditor).await;
+    let v = verify(&b, &auditor.access).await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["entries"].as_i64().unwrap() >= 6, "{v}");
+}
+
+/// Writes racing on two instances still form one gap-free chain.
+#[tokio::test]
+async fn concurrent_writes_on_two_instances_form_one_chain() {
+    let url = fresh_database().await;
+    let (a, b) = (on_postgres(&url).await, on_postgres(&url).await);
+    let s = a.user("racer").await;
+    let orders = format!("/api/v2/users/{}/orders", s.id);
+    let writes = (0..40).map(|i| {
+        let (app, orders, token) = (if i % 2 == 0 { &a } else { &b }, &orders, &s.access);
+        async move {
+            app.authed(Method::POST, orders, token)
+                .json(&json!({"item": format!("item {i}"), "quantity": 1, "unit_price_cents": 1}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = join_all(writes).await;
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+
+    let seqs: Vec<(i64,)> = sqlx::query_as("SELECT seq FROM audit_log ORDER BY seq")
+        .fetch_all(a.state().db.pool())
+        .await
+        .unwrap();
+    let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
+    assert_eq!(seqs.iter().map(|s| s.0).collect::<Vec<_>>(), expected);
+    let auditor = b.user_with_role("auditor_race", Role::Auditor).await;
+    assert_eq!(verify(&a, &auditor.access).await["ok"], true);
+}
+
+/// Every store on PostgreSQL: files (quota sums), payments, encrypted
+/// health records, export and erasure.
+#[tokio::test]
+async fn every_feature_works_on_postgres() {
+    let url = fresh_database().await;
+    let app = on_postgres(&url).await;
+    let s = app.user("pg_patient").await;
+
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(png).file_name("scan.png"),
+    );
+    let r = app
+        .authed(Method::POST, "/api/v2/files", &s.access)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let r = app
+        .authed(Method::POST, "/api/v2/payments", &s.access)
+        .header("idempotency-key", "pg-1")
+        .json(&json!({"payment_token": "tok_visa", "amount": "19.99", "currency": "USD"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let health = format!("/api/v2/users/{}/health", s.id);
+    let record = json!({"diagnosis": "flu", "medications": ["rest"], "insurance_id": "INS-1", "notes": "pg-marker"});
+    let r = app
+        .authed(Method::PUT, &health, &s.access)
+        .json(&record)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let read = json(
+        app.authed(Method::GET, &health, &s.access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(read["notes"], "pg-marker");
+    let (stored,): (String,) = sqlx::query_as("SELECT notes FROM health_records")
+        .fetch_one(app.state().db.pool())
+        .await
+        .unwrap();
+    assert!(stored.starts_with("v1:") && !stored.contains("pg-marker"));
+
+    let export = json(
+        app.authed(Method::GET, "/api/v2/me/export", &s.access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(export["payments"].as_array().unwrap().len(), 1, "{export}");
+    assert_eq!(export["files"].as_array().unwrap().len(), 1, "{export}");
+
+    let r = app
+        .authed(Method::POST, "/api/v2/me/erase", &s.access)
+        .json(&json!({"password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(app.me_status(&s.access).await, 401);
+
+    // A restart on the same database migrates nothing twice.
+    let mut app = app;
+    app.stop().await;
+    let app = on_postgres(&url).await;
+    assert_eq!(app.get("/health/ready").await.status(), 200);
+}
