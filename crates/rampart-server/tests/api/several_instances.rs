@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::json;
 use sqlx::{Connection as _, Executor as _};
 
-use crate::support::{PASSWORD, TestApp, json};
+use crate::support::{PASSWORD, TestApp, binary::rampart, json};
 
 /// A new, empty database on the test PostgreSQL server.
 async fn fresh_database() -> String {
@@ -27,7 +27,11 @@ async fn fresh_database() -> String {
 
 /// An instance on `url`; all instances share their keys, as in production.
 async fn on_postgres(url: &str) -> TestApp {
-    TestApp::spawn_with(&[
+    on_postgres_with(url, &[]).await
+}
+
+async fn on_postgres_with(url: &str, extra: &[(&str, &str)]) -> TestApp {
+    let mut vars = vec![
         ("RAMPART_DATABASE_URL", url),
         (
             "RAMPART_SECRET_KEY",
@@ -37,8 +41,9 @@ async fn on_postgres(url: &str) -> TestApp {
             "RAMPART_DATA_KEYS",
             "v1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
         ),
-    ])
-    .await
+    ];
+    vars.extend_from_slice(extra);
+    TestApp::spawn_with(&vars).await
 }
 
 async fn verify(app: &TestApp, token: &str) -> serde_json::Value {
@@ -51,11 +56,23 @@ async fn verify(app: &TestApp, token: &str) -> serde_json::Value {
     .await
 }
 
-/// One account, one session, one audit chain, whichever instance answers.
+/// The deployment of SPEC §1 "at scale": two instances on one PostgreSQL
+/// and one Redis. One account, one session, one audit chain, one lockout,
+/// whichever instance answers.
 #[tokio::test]
 async fn instances_share_accounts_sessions_revocation_and_one_audit_chain() {
     let url = fresh_database().await;
-    let (a, b) = (on_postgres(&url).await, on_postgres(&url).await);
+    let redis = format!(
+        "{}/5",
+        std::env::var("RAMPART_TEST_REDIS_URL").expect("run scripts/test (starts Redis)")
+    );
+    crate::shared_limits::flush(&redis).await;
+    let shared = [
+        ("RAMPART_REDIS_URL", redis.as_str()),
+        ("RAMPART_LOGIN_LOCKOUT_THRESHOLD", "3"),
+    ];
+    let a = on_postgres_with(&url, &shared).await;
+    let b = on_postgres_with(&url, &shared).await;
 
     let user = a.register("everywhere").await;
     let login = b.login("everywhere", PASSWORD).await;
@@ -98,10 +115,44 @@ async fn instances_share_accounts_sessions_revocation_and_one_audit_chain() {
     assert_eq!(r.status(), 204);
     assert_eq!(b.me_status(token).await, 401);
 
+    // Failures on A lock the account on B (Redis), for a user only the
+    // shared database knows.
+    a.register("locked_pg").await;
+    for _ in 0..3 {
+        let r = a
+            .post_json(
+                "/api/v2/auth/login",
+                &json!({"username": "locked_pg", "password": "wrong-password-123"}).to_string(),
+            )
+            .await;
+        assert_eq!(r.status(), 401);
+    }
+    let r = b
+        .post_json(
+            "/api/v2/auth/login",
+            &json!({"username": "locked_pg", "password": PASSWORD}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status(), 429);
+
     let auditor = a.user_with_role("auditor_pg", Role::Auditor).await;
     let v = verify(&b, &auditor.access).await;
     assert_eq!(v["ok"], true, "{v}");
     assert!(v["entries"].as_i64().unwrap() >= 6, "{v}");
+
+    // The CLI works on the shared database beside the running instances.
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["migrate"][..], &["audit", "verify"]] {
+        let out = rampart(dir.path(), &[("RAMPART_DATABASE_URL", url.as_str())], args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// Writes racing on two instances still form one gap-free chain.
