@@ -62,6 +62,9 @@ pub fn production(settings: &Settings) -> Report {
     if let Some(finding) = provider_transport(&settings.secrets_spec) {
         report.push(finding);
     }
+    if let Some(finding) = database_transport(settings.database_url.expose_secret()) {
+        report.push(finding);
+    }
     if settings.debug {
         report.push(Finding::error(
             "debug.enabled",
@@ -145,6 +148,36 @@ fn provider_transport(spec: &ProviderSpec) -> Option<Finding> {
     })
 }
 
+/// A PostgreSQL server on another host should be reached over verified
+/// TLS (`sslmode=verify-full`, or at least `require`); the default `prefer`
+/// falls back to plain text.
+fn database_transport(url: &str) -> Option<Finding> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))?;
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = host_port
+        .strip_prefix('[')
+        .and_then(|h| h.split_once(']').map(|(h, _)| h))
+        .unwrap_or_else(|| host_port.rsplit_once(':').map_or(host_port, |(h, _)| h));
+    let loopback = matches!(host, "127.0.0.1" | "localhost" | "::1" | "");
+    let tls = [
+        "sslmode=require",
+        "sslmode=verify-ca",
+        "sslmode=verify-full",
+    ]
+    .iter()
+    .any(|m| url.contains(m));
+    (!loopback && !tls).then(|| {
+        Finding::warning(
+            "database.tls",
+            "RAMPART_DATABASE_URL reaches PostgreSQL on another host without requiring TLS",
+            "add ?sslmode=verify-full to the URL",
+        )
+    })
+}
+
 fn is_served_path(path: &Path) -> bool {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     absolute.components().any(|c| match c {
@@ -176,6 +209,26 @@ mod tests {
             ("RAMPART_DATA_KEYS", GOOD_DATA),
         ]);
         assert!(r.is_empty(), "{r}");
+    }
+
+    #[test]
+    fn remote_postgres_should_require_tls() {
+        let id = |url: &str| database_transport(url).map(|f| f.id);
+        assert_eq!(
+            id("postgres://u:p@db.internal/rampart"),
+            Some("database.tls")
+        );
+        assert_eq!(
+            id("postgresql://db.internal:5432/x?sslmode=prefer"),
+            Some("database.tls")
+        );
+        assert_eq!(
+            id("postgres://u:p@db.internal/rampart?sslmode=verify-full"),
+            None
+        );
+        assert_eq!(id("postgres://u:p@127.0.0.1:5432/rampart"), None);
+        assert_eq!(id("postgres://u:p@[::1]:5432/rampart"), None);
+        assert_eq!(id("sqlite://./data/rampart.db"), None);
     }
 
     #[test]
