@@ -142,6 +142,16 @@ pub struct AuthState {
     pub session_live: i64,
 }
 
+/// Revokes every live session of user `id` inside the caller's transaction.
+async fn end_sessions_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(now_rfc3339())
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// The current time as RFC 3339 UTC.
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
@@ -328,13 +338,7 @@ impl Users {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now_rfc3339())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        end_sessions_in(&mut tx, id).await?;
         append_in(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
@@ -482,13 +486,7 @@ impl Users {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now_rfc3339())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        end_sessions_in(&mut tx, id).await?;
         sqlx::query("DELETE FROM health_records WHERE user_id = $1")
             .bind(id)
             .execute(&mut *tx)
