@@ -41,6 +41,7 @@ pub async fn flush(url: &str) {
 }
 
 #[tokio::test]
+#[ignore = "needs Redis: scripts/test runs it"]
 async fn two_instances_share_one_limit() {
     let (a, b) = pair(1, &[("RAMPART_RATE_LIMIT_PER_MIN", "5")]).await;
     let mut statuses = Vec::new();
@@ -61,6 +62,7 @@ async fn two_instances_share_one_limit() {
 }
 
 #[tokio::test]
+#[ignore = "needs Redis: scripts/test runs it"]
 async fn concurrent_requests_across_instances_admit_exactly_the_limit() {
     let (a, b) = pair(2, &[("RAMPART_RATE_LIMIT_PER_MIN", "5")]).await;
     let requests = (0..40).map(|i| {
@@ -83,6 +85,7 @@ async fn attempt(app: &TestApp, username: &str, password: &str) -> u16 {
 }
 
 #[tokio::test]
+#[ignore = "needs Redis: scripts/test runs it"]
 async fn a_lock_earned_on_one_instance_holds_on_the_other() {
     let (a, b) = pair(
         3,
@@ -155,6 +158,7 @@ impl Drop for OwnRedis {
 }
 
 #[tokio::test]
+#[ignore = "needs Redis: scripts/test runs it"]
 async fn without_redis_limits_fail_closed_unless_told_otherwise_and_logins_are_refused() {
     let mut redis = OwnRedis::start();
     let closed = TestApp::spawn_with(&[("RAMPART_REDIS_URL", &redis.url)]).await;
@@ -177,6 +181,7 @@ async fn without_redis_limits_fail_closed_unless_told_otherwise_and_logins_are_r
 }
 
 #[tokio::test]
+#[ignore = "needs Redis: scripts/test runs it"]
 async fn an_unreachable_redis_is_a_startup_error_without_the_password() {
     let dir = tempfile::tempdir().unwrap();
     let mut source = rampart_server::config::Source::from_pairs([
