@@ -1,7 +1,8 @@
-//! Durable audit appends per second on SQLite (WAL, `synchronous=FULL`):
-//! one transaction per event against group commit, at 1, 16 and 64
-//! concurrent writers. `cargo bench -p rampart-server --bench audit`
-//! (`BENCH_SECS` per case, default 3).
+//! Durable audit appends per second on SQLite (WAL, `synchronous=FULL`),
+//! or on the PostgreSQL database named by `BENCH_DATABASE_URL`: one
+//! transaction per event against group commit, at 1, 16 and 64 concurrent
+//! writers. `cargo bench -p rampart-server --bench audit` (`BENCH_SECS` per
+//! case, default 3).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::{
@@ -73,11 +74,18 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let mut source = Source::default();
         source.set("RAMPART_DATA_DIR", dir.path().to_str().unwrap());
+        let backend = match std::env::var("BENCH_DATABASE_URL") {
+            Ok(url) => {
+                source.set("RAMPART_DATABASE_URL", url);
+                "PostgreSQL (its own durability settings)"
+            }
+            Err(_) => "SQLite WAL synchronous=FULL",
+        };
         let settings = Settings::from_source(&source).unwrap();
         let db = Database::connect(&settings).await.unwrap();
         db.migrate().await.unwrap();
         let writer = AuditWriter::start(db.pool().clone());
-        println!("durable audit appends/s, SQLite WAL synchronous=FULL, {secs}s per case");
+        println!("durable audit appends/s, {backend}, {secs}s per case");
         for writers in [1u64, 16, 64] {
             let single = run(&db, None, writers, secs).await;
             let group = run(&db, Some(&writer), writers, secs).await;
