@@ -60,6 +60,14 @@ impl AppState {
 /// The authenticated caller of a handler.
 pub type Auth = Authenticated<AppState>;
 
+/// The caller's user id; a token whose subject is not one is a 401.
+pub fn caller_id(auth: &Auth) -> crate::error::Result<i64> {
+    auth.principal
+        .subject
+        .parse()
+        .map_err(|_| rampart::problem::Problem::new(http::StatusCode::UNAUTHORIZED).into())
+}
+
 impl Authenticator for AppState {
     type Role = Role;
 

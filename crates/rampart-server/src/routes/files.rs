@@ -20,7 +20,7 @@ use crate::{
     error::{ApiError, Result},
     events::Ctx,
     routes::orders::{PageQuery, invalid_query, page, split_page},
-    state::{AppState, Auth},
+    state::{AppState, Auth, caller_id},
     store::{
         create_private_dir,
         files::{FileRow, NewFile},
@@ -69,13 +69,6 @@ pub struct FilePage {
     pub next_cursor: Option<String>,
 }
 
-fn user_id(auth: &Auth) -> Result<i64> {
-    auth.principal
-        .subject
-        .parse()
-        .map_err(|_| Problem::new(StatusCode::UNAUTHORIZED).into())
-}
-
 /// Uploads one file (multipart field `file`): `.jpg .jpeg .png .gif .pdf`
 /// whose content matches the extension, within the size limit and quota.
 #[utoipa::path(post, path = "/api/v2/files", tag = "files", security(("bearer" = [])),
@@ -98,7 +91,7 @@ pub async fn upload(
         Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
             .with_detail("Send the file as multipart/form-data.")
     })?;
-    let owner = user_id(&auth)?;
+    let owner = caller_id(&auth)?;
     let settings = &state.settings;
     let files = state.db.files();
     let used = u64::try_from(files.usage(owner).await?).unwrap_or(0);
@@ -182,7 +175,7 @@ pub async fn list(
     auth: Auth,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<FilePage>> {
-    let owner = user_id(&auth)?;
+    let owner = caller_id(&auth)?;
     let p = page(q.limit, q.cursor.as_deref()).map_err(invalid_query)?;
     let rows = state.db.files().page(owner, p.before, p.limit).await?;
     let (items, next_cursor) = split_page(rows, p.limit, |r| r.id, |r| FileView::from(r));

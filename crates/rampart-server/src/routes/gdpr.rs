@@ -15,16 +15,9 @@ use crate::{
     error::{ApiError, Result},
     events::Ctx,
     routes::{files::FileView, orders::Order, payments::Payment, users::SelfUser},
-    state::{AppState, Auth},
+    state::{AppState, Auth, caller_id},
     store::users::now_rfc3339,
 };
-
-fn me(auth: &Auth) -> Result<i64> {
-    auth.principal
-        .subject
-        .parse()
-        .map_err(|_| Problem::new(StatusCode::UNAUTHORIZED).into())
-}
 
 /// Everything Rampart holds about the caller, as one JSON document.
 #[utoipa::path(get, path = "/api/v2/me/export", tag = "gdpr", security(("bearer" = [])),
@@ -33,7 +26,7 @@ fn me(auth: &Auth) -> Result<i64> {
         (status = 401, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn export(State(state): State<AppState>, auth: Auth, ctx: Ctx) -> Result<Response> {
-    let id = me(&auth)?;
+    let id = caller_id(&auth)?;
     let db = &state.db;
     let user = db
         .users()
@@ -113,7 +106,7 @@ pub async fn erase(
     ctx: Ctx,
     StrictJson(body): StrictJson<Erase>,
 ) -> Result<StatusCode> {
-    let id = me(&auth)?;
+    let id = caller_id(&auth)?;
     let users = state.db.users();
     let user = users
         .by_id(id)

@@ -20,7 +20,7 @@ use crate::{
     domain::Role,
     error::{ApiError, Result},
     events::Ctx,
-    state::{AppState, Auth},
+    state::{AppState, Auth, caller_id},
     store::orders::OrderRow,
 };
 
@@ -325,11 +325,7 @@ pub async fn search(
             return Err(invalid_query(errors));
         }
     };
-    let user_id: i64 = auth
-        .principal
-        .subject
-        .parse()
-        .map_err(|_| Problem::new(StatusCode::UNAUTHORIZED))?;
+    let user_id = caller_id(&auth)?;
     let quota = Quota::per_minute(state.settings.search_limit_per_min);
     let decision =
         match ratelimit::check(&*state.limiter, &format!("search:user:{user_id}"), &quota).await {

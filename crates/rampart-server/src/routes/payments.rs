@@ -20,7 +20,7 @@ use crate::{
     events::Ctx,
     payments::{ChargeError, PaymentProcessor},
     routes::orders::{PageQuery, invalid_query, page, split_page},
-    state::{AppState, Auth},
+    state::{AppState, Auth, caller_id},
     store::payments::PaymentRow,
 };
 
@@ -127,13 +127,6 @@ pub struct PaymentPage {
     pub next_cursor: Option<String>,
 }
 
-fn owner(auth: &Auth) -> Result<i64> {
-    auth.principal
-        .subject
-        .parse()
-        .map_err(|_| Problem::new(StatusCode::UNAUTHORIZED).into())
-}
-
 /// Charges a payment token. An `Idempotency-Key` header (1–64 of
 /// `[A-Za-z0-9_-]`) makes a retried request return the first payment
 /// instead of charging again.
@@ -155,7 +148,7 @@ pub async fn create(
     headers: HeaderMap,
     ValidJson(body): ValidJson<NewPayment>,
 ) -> Result<Response> {
-    let user_id = owner(&auth)?;
+    let user_id = caller_id(&auth)?;
     let key = match headers.get("idempotency-key") {
         None => uuid::Uuid::new_v4().to_string(),
         Some(v) => {
@@ -242,7 +235,7 @@ pub async fn list(
     auth: Auth,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<PaymentPage>> {
-    let user_id = owner(&auth)?;
+    let user_id = caller_id(&auth)?;
     let p = page(q.limit, q.cursor.as_deref()).map_err(invalid_query)?;
     let rows = state.db.payments().page(user_id, p.before, p.limit).await?;
     let (items, next_cursor) = split_page(rows, p.limit, |r| r.id, |r| Payment::from(r));
