@@ -137,9 +137,8 @@ fn provider_transport(spec: &ProviderSpec) -> Option<Finding> {
     let ProviderSpec::Vault(vault) = spec else {
         return None;
     };
-    let rest = vault.addr.strip_prefix("http://")?;
-    let host = rest.rsplit_once(':').map_or(rest, |(h, _)| h);
-    (!matches!(host, "127.0.0.1" | "localhost" | "[::1]")).then(|| {
+    let url = url::Url::parse(&vault.addr).ok()?;
+    (url.scheme() == "http" && !is_loopback(&url)).then(|| {
         Finding::error(
             "secrets.vault_plaintext",
             "RAMPART_VAULT_ADDR is plain http to another host: the token and the secrets would cross the network unencrypted",
@@ -151,31 +150,36 @@ fn provider_transport(spec: &ProviderSpec) -> Option<Finding> {
 /// A PostgreSQL server on another host should be reached over verified
 /// TLS (`sslmode=verify-full`, or at least `require`); the default `prefer`
 /// falls back to plain text.
-fn database_transport(url: &str) -> Option<Finding> {
-    let rest = url
-        .strip_prefix("postgres://")
-        .or_else(|| url.strip_prefix("postgresql://"))?;
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = host_port
-        .strip_prefix('[')
-        .and_then(|h| h.split_once(']').map(|(h, _)| h))
-        .unwrap_or_else(|| host_port.rsplit_once(':').map_or(host_port, |(h, _)| h));
-    let loopback = matches!(host, "127.0.0.1" | "localhost" | "::1" | "");
-    let tls = [
-        "sslmode=require",
-        "sslmode=verify-ca",
-        "sslmode=verify-full",
-    ]
-    .iter()
-    .any(|m| url.contains(m));
-    (!loopback && !tls).then(|| {
+fn database_transport(database_url: &str) -> Option<Finding> {
+    let url = url::Url::parse(database_url).ok()?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") || is_loopback(&url) {
+        return None;
+    }
+    let tls = url.query_pairs().any(|(k, v)| {
+        k == "sslmode" && matches!(v.as_ref(), "require" | "verify-ca" | "verify-full")
+    });
+    (!tls).then(|| {
         Finding::warning(
             "database.tls",
             "RAMPART_DATABASE_URL reaches PostgreSQL on another host without requiring TLS",
             "add ?sslmode=verify-full to the URL",
         )
     })
+}
+
+/// Whether `url` names this machine (or no host: a local socket).
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        None => true,
+        // Non-special schemes (postgres://) keep IPv4 hosts as text.
+        Some(url::Host::Domain(d)) => {
+            d == "localhost"
+                || d.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+    }
 }
 
 fn is_served_path(path: &Path) -> bool {

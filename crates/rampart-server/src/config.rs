@@ -451,14 +451,14 @@ impl DataKeys {
         self.keys.keys().next_back().copied().unwrap_or(0)
     }
 
-    /// Every configured version, oldest first.
-    pub fn versions(&self) -> impl Iterator<Item = u32> + '_ {
-        self.keys.keys().copied()
-    }
-
     /// The key of `version`.
     pub fn key(&self, version: u32) -> Option<&[u8; 32]> {
         self.keys.get(&version).map(|k| k.expose_secret())
+    }
+
+    /// The field cipher holding every version (the highest encrypts).
+    pub fn cipher(&self) -> Result<rampart::crypto::FieldCipher, rampart::crypto::CryptoError> {
+        rampart::crypto::FieldCipher::new(self.keys.iter().map(|(v, k)| (*v, *k.expose_secret())))
     }
 }
 
@@ -632,6 +632,21 @@ fn parse_addr(src: &Source, name: &'static str, default: &str) -> Result<SocketA
     })
 }
 
+/// An optional absolute `http(s)` URL.
+fn parse_http_url(src: &Source, name: &'static str) -> Result<Option<http::Uri>, ConfigError> {
+    let Some(raw) = src.get(name) else {
+        return Ok(None);
+    };
+    let uri: http::Uri = raw
+        .trim()
+        .parse()
+        .map_err(|_| invalid(name, "is not a URL"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(invalid(name, "must be an absolute http(s) URL"));
+    }
+    Ok(Some(uri))
+}
+
 fn parse_proxy(entry: &str) -> Result<IpNet, String> {
     entry
         .parse::<IpNet>()
@@ -747,42 +762,12 @@ impl Settings {
             .map(|p| parse_proxy(p))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| invalid("RAMPART_TRUSTED_PROXIES", e))?;
-        let alert_webhook = match src.get("RAMPART_ALERT_WEBHOOK") {
-            None => None,
-            Some(raw) => {
-                let uri: http::Uri = raw
-                    .trim()
-                    .parse()
-                    .map_err(|_| invalid("RAMPART_ALERT_WEBHOOK", "is not a URL"))?;
-                if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-                    return Err(invalid(
-                        "RAMPART_ALERT_WEBHOOK",
-                        "must be an absolute http(s) URL",
-                    ));
-                }
-                Some(uri)
-            }
-        };
+        let alert_webhook = parse_http_url(src, "RAMPART_ALERT_WEBHOOK")?;
         let audit_checkpoint_dir = src
             .get("RAMPART_AUDIT_CHECKPOINT_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("audit-checkpoints"));
-        let payment_processor_url = match src.get("RAMPART_PAYMENT_PROCESSOR_URL") {
-            None => None,
-            Some(raw) => {
-                let uri: http::Uri = raw
-                    .trim()
-                    .parse()
-                    .map_err(|_| invalid("RAMPART_PAYMENT_PROCESSOR_URL", "is not a URL"))?;
-                if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-                    return Err(invalid(
-                        "RAMPART_PAYMENT_PROCESSOR_URL",
-                        "must be an absolute http(s) URL",
-                    ));
-                }
-                Some(uri)
-            }
-        };
+        let payment_processor_url = parse_http_url(src, "RAMPART_PAYMENT_PROCESSOR_URL")?;
         const GIB: u64 = 1 << 30;
         Ok(Self {
             env,

@@ -16,6 +16,7 @@ use crate::{
     alerts::Alerter,
     app::{self, HttpService},
     checkpoints::{CheckpointError, Checkpoints},
+    config::DataKeys,
     config::Settings,
     metrics::Metrics,
     state::AppState,
@@ -266,11 +267,7 @@ pub fn field_cipher(settings: &Settings) -> Result<rampart::crypto::FieldCipher,
         .ok_or(StartError::SecretKey(
             "no PHI data key is configured (RAMPART_DATA_KEYS)",
         ))?;
-    let pairs: Vec<(u32, [u8; 32])> = keys
-        .versions()
-        .filter_map(|v| keys.key(v).map(|k| (v, *k)))
-        .collect();
-    rampart::crypto::FieldCipher::new(pairs)
+    keys.cipher()
         .map_err(|_| StartError::SecretKey("no PHI data key is configured"))
 }
 
@@ -395,22 +392,15 @@ async fn refresh_secrets(state: &AppState, retired: &mut Retired) {
         state.metrics.secrets_refresh_failed();
         tracing::warn!(provider = %provider.name(), "secrets refresh found no secret key; keeping the last good one");
     }
-    if let Some(keys) = &secrets.data_keys {
-        let pairs: Vec<(u32, [u8; 32])> = keys
-            .versions()
-            .filter_map(|v| keys.key(v).map(|k| (v, *k)))
-            .collect();
-        if let Ok(cipher) = rampart::crypto::FieldCipher::new(pairs) {
-            let current = state.cipher().current_version();
-            if cipher.current_version() != current {
-                tracing::warn!(
-                    version = cipher.current_version(),
-                    "data keys changed: new values use the new version"
-                );
-            }
-            if let Ok(mut slot) = state.cipher.write() {
-                *slot = Arc::new(cipher);
-            }
+    if let Some(Ok(cipher)) = secrets.data_keys.as_ref().map(DataKeys::cipher) {
+        if cipher.current_version() != state.cipher().current_version() {
+            tracing::warn!(
+                version = cipher.current_version(),
+                "data keys changed: new values use the new version"
+            );
+        }
+        if let Ok(mut slot) = state.cipher.write() {
+            *slot = Arc::new(cipher);
         }
     }
 }

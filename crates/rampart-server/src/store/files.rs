@@ -100,11 +100,7 @@ impl Files {
 
     /// One file.
     pub async fn by_id(&self, id: i64) -> Result<Option<FileRow>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM files WHERE id = $1");
-        Ok(sqlx::query_as::<_, FileRow>(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        super::row_by_id(&self.pool, "files", COLUMNS, id).await
     }
 
     /// A page of a user's files, newest first.
@@ -114,15 +110,7 @@ impl Files {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<FileRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM files WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
-        );
-        Ok(sqlx::query_as::<_, FileRow>(&sql)
-            .bind(user_id)
-            .bind(before.unwrap_or(i64::MAX))
-            .bind(i64::from(limit) + 1)
-            .fetch_all(&self.pool)
-            .await?)
+        super::user_page(&self.pool, "files", COLUMNS, user_id, before, limit).await
     }
 
     /// Deletes a file's row with its event; the caller removes the bytes.

@@ -119,6 +119,48 @@ impl StoreError {
     }
 }
 
+/// `SELECT {columns} FROM {table} WHERE id = $1`.
+async fn row_by_id<R>(
+    pool: &AnyPool,
+    table: &str,
+    columns: &str,
+    id: i64,
+) -> Result<Option<R>, StoreError>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let sql = format!("SELECT {columns} FROM {table} WHERE id = $1");
+    Ok(sqlx::query_as::<_, R>(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// A keyset page of a user's rows in `table`, newest first, with ids below
+/// `before`; fetches `limit + 1` so the caller knows whether a next page
+/// exists.
+async fn user_page<R>(
+    pool: &AnyPool,
+    table: &str,
+    columns: &str,
+    user_id: i64,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<R>, StoreError>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let sql = format!(
+        "SELECT {columns} FROM {table} WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+    );
+    Ok(sqlx::query_as::<_, R>(&sql)
+        .bind(user_id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await?)
+}
+
 /// Creates `dir` (and parents) readable only by the owner: it holds the
 /// database, uploads and generated keys.
 pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {

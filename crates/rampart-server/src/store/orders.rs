@@ -84,11 +84,7 @@ impl Orders {
 
     /// One order.
     pub async fn by_id(&self, id: i64) -> Result<Option<OrderRow>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM orders WHERE id = $1");
-        Ok(sqlx::query_as::<_, OrderRow>(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        super::row_by_id(&self.pool, "orders", COLUMNS, id).await
     }
 
     /// A page of a user's orders, newest first, with ids below `before`;
@@ -99,15 +95,7 @@ impl Orders {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<OrderRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM orders WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
-        );
-        Ok(sqlx::query_as::<_, OrderRow>(&sql)
-            .bind(user_id)
-            .bind(before.unwrap_or(i64::MAX))
-            .bind(i64::from(limit) + 1)
-            .fetch_all(&self.pool)
-            .await?)
+        super::user_page(&self.pool, "orders", COLUMNS, user_id, before, limit).await
     }
 
     /// A page of a user's orders whose item contains `text` literally.

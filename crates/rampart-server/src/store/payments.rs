@@ -87,11 +87,7 @@ impl Payments {
 
     /// One payment.
     pub async fn by_id(&self, id: i64) -> Result<Option<PaymentRow>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1");
-        Ok(sqlx::query_as::<_, PaymentRow>(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        super::row_by_id(&self.pool, "payments", COLUMNS, id).await
     }
 
     /// A page of a user's payments, newest first.
@@ -101,14 +97,6 @@ impl Payments {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<PaymentRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM payments WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
-        );
-        Ok(sqlx::query_as::<_, PaymentRow>(&sql)
-            .bind(user_id)
-            .bind(before.unwrap_or(i64::MAX))
-            .bind(i64::from(limit) + 1)
-            .fetch_all(&self.pool)
-            .await?)
+        super::user_page(&self.pool, "payments", COLUMNS, user_id, before, limit).await
     }
 }

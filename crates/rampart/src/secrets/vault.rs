@@ -441,9 +441,15 @@ impl VaultProvider {
 
 /// Whether `base` is `http(s)://host[:port]` with nothing after.
 fn valid_base(base: &str) -> bool {
-    base.strip_prefix("https://")
-        .or_else(|| base.strip_prefix("http://"))
-        .is_some_and(|rest| !rest.is_empty() && !rest.contains(['/', '?', '#', '@']))
+    reqwest::Url::parse(base).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https")
+            && u.host().is_some()
+            && u.username().is_empty()
+            && u.password().is_none()
+            && u.path() == "/"
+            && u.query().is_none()
+            && u.fragment().is_none()
+    })
 }
 
 impl SecretsProvider for VaultProvider {
