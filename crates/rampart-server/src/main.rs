@@ -252,6 +252,17 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
+/// The settings, what `build` makes of them (checked before the database
+/// is opened), and the database; or the exit code of the first failure.
+async fn with_database<T, E: std::fmt::Display>(
+    build: impl FnOnce(&Settings) -> Result<T, E>,
+) -> Result<(Settings, T, Database), ExitCode> {
+    let settings = load().await.map_err(fail)?;
+    let built = build(&settings).map_err(fail)?;
+    let db = open_database_with(&settings).await?;
+    Ok((settings, built, db))
+}
+
 async fn open_database() -> Result<Database, ExitCode> {
     open_database_with(&load().await.map_err(fail)?).await
 }
@@ -376,16 +387,8 @@ async fn set_role(username: String, role: String) -> ExitCode {
 }
 
 async fn audit_verify() -> ExitCode {
-    let settings = match load().await {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let checkpoints = match Checkpoints::open(&settings) {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
-    let db = match open_database_with(&settings).await {
-        Ok(db) => db,
+    let (_, checkpoints, db) = match with_database(Checkpoints::open).await {
+        Ok(parts) => parts,
         Err(code) => return code,
     };
     let result = checkpoints.verify(&db).await;
@@ -430,16 +433,8 @@ async fn scan(url: String) -> ExitCode {
 }
 
 async fn rotate_data_key() -> ExitCode {
-    let settings = match load().await {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let cipher = match server::field_cipher(&settings) {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
-    let db = match open_database_with(&settings).await {
-        Ok(db) => db,
+    let (_, cipher, db) = match with_database(server::field_cipher).await {
+        Ok(parts) => parts,
         Err(code) => return code,
     };
     let result = rampart_server::routes::health_records::rotate(&db, &cipher).await;
@@ -458,16 +453,8 @@ async fn rotate_data_key() -> ExitCode {
 }
 
 async fn retention_purge() -> ExitCode {
-    let settings = match load().await {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let checkpoints = match Checkpoints::open(&settings) {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
-    let db = match open_database_with(&settings).await {
-        Ok(db) => db,
+    let (settings, checkpoints, db) = match with_database(Checkpoints::open).await {
+        Ok(parts) => parts,
         Err(code) => return code,
     };
     // Never purge a chain that does not verify: the anchor would bless it.
