@@ -4,10 +4,13 @@
 //! secrets provider, or generated on first start into
 //! `$RAMPART_DATA_DIR/audit-signing.key` (mode 0600); its public key is
 //! written beside the checkpoints as `public.key`. A checkpoint
-//! (`checkpoint-<seq>.json`) is written every minute when the chain has
-//! grown, and at shutdown. Verification checks the chain and then the
-//! newest validly signed checkpoint, so a deleted tail or a chain
-//! recomputed after an edit is reported too.
+//! (`checkpoint-<seq>.json`, and a row in `audit_checkpoints`) is written
+//! every minute when the chain has grown, and at shutdown. Verification
+//! checks the chain and then the newest checkpoint signed by the current
+//! key, so a deleted tail or a chain recomputed after an edit is reported
+//! too; checkpoints signed by another key are skipped with a warning.
+//! Purge anchors (`purge-<seq>.json`, and a row) say where a retention
+//! purge cut the chain; they are signed under their own domain prefix.
 
 use std::{
     io::Write as _,
@@ -16,7 +19,7 @@ use std::{
 
 use base64::Engine as _;
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use rampart::audit::{Checkpoint, Verification, check_against};
+use rampart::audit::{Checkpoint, CheckpointKind, Verification, check_against};
 
 use crate::{
     config::Settings,
@@ -97,7 +100,10 @@ pub fn signing_key(settings: &Settings) -> Result<SigningKey, CheckpointError> {
     }
 }
 
-/// Writes and reads checkpoints in one directory.
+/// Writes and reads checkpoints: each is a file in the checkpoint
+/// directory (outside the database, so a writer of the database cannot
+/// delete it) and a row in the database (so every instance and the CLI see
+/// every instance's checkpoints and purge anchors).
 #[derive(Debug, Clone)]
 pub struct Checkpoints {
     dir: PathBuf,
@@ -125,23 +131,20 @@ impl Checkpoints {
 
     /// Signs the chain's current head, unless the newest checkpoint already
     /// covers it — or the entries since that checkpoint do not continue it:
-    /// signing a tampered chain would launder it. Written to a temporary
-    /// file and renamed, so a crash never leaves half a checkpoint.
+    /// signing a tampered chain would launder it.
     pub async fn write(&self, db: &Database) -> Result<Option<Checkpoint>, CheckpointError> {
         let audit = db.audit();
         let Some((seq, hash)) = audit.head().await? else {
             return Ok(None);
         };
-        let anchor = match self.purge_anchor() {
-            Ok(a) => a,
-            Err(reason) => {
-                tracing::error!(reason, "audit purge anchors cannot be trusted; not signing");
-                return Ok(None);
-            }
-        };
-        let newest = self.newest();
-        if let (Some(a), Ok(n)) = (&anchor, &newest)
-            && n.as_ref().is_none_or(|n| n.seq <= a.seq)
+        let mut warnings = Vec::new();
+        let anchor = self
+            .newest(db, CheckpointKind::PurgeAnchor, &mut warnings)
+            .await?;
+        let newest = self.newest(db, CheckpointKind::Head, &mut warnings).await?;
+        log_warnings(&warnings);
+        if let Some(a) = &anchor
+            && newest.as_ref().is_none_or(|n| n.seq <= a.seq)
         {
             // Purged past the last checkpoint: continue from the anchor.
             if a.seq >= seq || !audit.verify_after(a.seq, &a.hash).await?.ok {
@@ -151,10 +154,10 @@ impl Checkpoints {
                 );
                 return Ok(None);
             }
-            return self.sign_head(seq, &hash).map(Some);
+            return self.sign_head(db, seq, &hash).await.map(Some);
         }
         match newest {
-            Ok(Some(newest)) => {
+            Some(newest) => {
                 if newest.seq >= seq {
                     return Ok(None);
                 }
@@ -168,118 +171,150 @@ impl Checkpoints {
                     return Ok(None);
                 }
             }
-            Ok(None) => {
+            None => {
                 if !audit.verify().await?.ok {
                     tracing::error!("audit chain is broken; not signing it");
                     return Ok(None);
                 }
             }
-            Err(reason) => {
-                tracing::error!(reason, "audit checkpoints cannot be trusted; not signing");
-                return Ok(None);
-            }
         }
-        self.sign_head(seq, &hash).map(Some)
+        self.sign_head(db, seq, &hash).await.map(Some)
     }
 
-    fn sign_head(&self, seq: i64, hash: &str) -> Result<Checkpoint, CheckpointError> {
-        let checkpoint = Checkpoint::sign(&self.key, seq, hash, &now_rfc3339());
-        let path = self.dir.join(format!("checkpoint-{seq:016}.json"));
-        let tmp = self.dir.join(format!(".checkpoint-{seq:016}.tmp"));
-        let body = serde_json::to_vec_pretty(&checkpoint).unwrap_or_default();
-        std::fs::File::create(&tmp)
-            .and_then(|mut f| f.write_all(&body).and_then(|()| f.sync_all()))
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(io("checkpoint", &path))?;
+    async fn sign_head(
+        &self,
+        db: &Database,
+        seq: i64,
+        hash: &str,
+    ) -> Result<Checkpoint, CheckpointError> {
+        let checkpoint =
+            Checkpoint::sign(&self.key, CheckpointKind::Head, seq, hash, &now_rfc3339());
+        self.write_file(&format!("checkpoint-{seq:016}"), &checkpoint)?;
+        db.audit()
+            .store_checkpoint(CheckpointKind::Head, &checkpoint)
+            .await?;
         Ok(checkpoint)
     }
 
-    /// Signs and writes the anchor of a purge: entries through `seq`
-    /// (ending in `hash`) were deleted on purpose.
-    pub fn write_purge_anchor(&self, seq: i64, hash: &str) -> Result<Checkpoint, CheckpointError> {
-        let anchor = Checkpoint::sign(&self.key, seq, hash, &now_rfc3339());
-        let path = self.dir.join(format!("purge-{seq:016}.json"));
-        let tmp = self.dir.join(format!(".purge-{seq:016}.tmp"));
-        let body = serde_json::to_vec_pretty(&anchor).unwrap_or_default();
+    /// Written to a temporary file and renamed, so a crash never leaves
+    /// half a checkpoint.
+    fn write_file(&self, stem: &str, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
+        let path = self.dir.join(format!("{stem}.json"));
+        let tmp = self.dir.join(format!(".{stem}.tmp"));
+        let body = serde_json::to_vec_pretty(checkpoint).unwrap_or_default();
         std::fs::File::create(&tmp)
             .and_then(|mut f| f.write_all(&body).and_then(|()| f.sync_all()))
             .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(io("purge anchor", &path))?;
+            .map_err(io("checkpoint", &path))
+    }
+
+    /// Signs the anchor of a purge — entries through `seq` (ending in
+    /// `hash`) are deleted on purpose — and writes it to the directory; the
+    /// purge's transaction stores it in the database.
+    pub fn sign_purge_anchor(&self, seq: i64, hash: &str) -> Result<Checkpoint, CheckpointError> {
+        let anchor = Checkpoint::sign(
+            &self.key,
+            CheckpointKind::PurgeAnchor,
+            seq,
+            hash,
+            &now_rfc3339(),
+        );
+        self.write_file(&format!("purge-{seq:016}"), &anchor)?;
         Ok(anchor)
     }
 
-    /// The newest validly signed purge anchor.
-    pub fn purge_anchor(&self) -> Result<Option<Checkpoint>, String> {
-        self.newest_with_prefix("purge-")
-    }
-
-    /// The newest checkpoint; an error names a file whose signature fails.
-    pub fn newest(&self) -> Result<Option<Checkpoint>, String> {
-        self.newest_with_prefix("checkpoint-")
-    }
-
-    fn newest_with_prefix(&self, prefix: &str) -> Result<Option<Checkpoint>, String> {
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("cannot read {}: {e}", self.dir.display())),
-        };
+    /// The newest statement of `kind` signed by the current key, from the
+    /// directory and the database. Any other (another key's, a rotated
+    /// key's, unreadable) is skipped with a warning: it proves nothing, so
+    /// it cannot fail verification by itself.
+    pub async fn newest(
+        &self,
+        db: &Database,
+        kind: CheckpointKind,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<Checkpoint>, CheckpointError> {
         let key = self.verifying_key();
         let mut newest: Option<Checkpoint> = None;
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !(name.starts_with(prefix) && name.ends_with(".json")) {
-                continue;
+        let mut consider = |cp: Checkpoint, source: &str, warnings: &mut Vec<String>| {
+            if !cp.verify(&key, kind) {
+                warnings.push(format!(
+                    "{source} is not signed by the current audit signing key; skipped"
+                ));
+            } else if newest.as_ref().is_none_or(|n| cp.seq > n.seq) {
+                newest = Some(cp);
             }
-            let parsed = std::fs::read(entry.path())
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Checkpoint>(&b).ok());
-            match parsed {
-                Some(cp) if cp.verify(&key) => {
-                    if newest.as_ref().is_none_or(|n| cp.seq > n.seq) {
-                        newest = Some(cp);
+        };
+        let prefix = match kind {
+            CheckpointKind::PurgeAnchor => "purge-",
+            _ => "checkpoint-",
+        };
+        match std::fs::read_dir(&self.dir) {
+            Ok(entries) => {
+                for entry in entries.flatten() {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if !(name.starts_with(prefix) && name.ends_with(".json")) {
+                        continue;
+                    }
+                    match std::fs::read(entry.path())
+                        .ok()
+                        .and_then(|b| serde_json::from_slice::<Checkpoint>(&b).ok())
+                    {
+                        Some(cp) => consider(cp, &name, warnings),
+                        None => {
+                            warnings.push(format!("{name} is not a readable checkpoint; skipped"))
+                        }
                     }
                 }
-                _ => return Err(format!("checkpoint {name} is not validly signed")),
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io("checkpoint directory", &self.dir)(e)),
+        }
+        for cp in db.audit().checkpoints(kind).await? {
+            let source = format!("the database's {} at seq {}", kind.as_str(), cp.seq);
+            consider(cp, &source, warnings);
         }
         Ok(newest)
     }
 
     /// The chain's verification (from the purge anchor, when entries were
-    /// purged), then checked against the newest checkpoint.
+    /// purged), then checked against the newest checkpoint; skipped
+    /// checkpoints are logged as warnings.
     pub async fn verify(&self, db: &Database) -> Result<Verification, CheckpointError> {
+        let (verification, warnings) = self.verify_reporting(db).await?;
+        log_warnings(&warnings);
+        Ok(verification)
+    }
+
+    /// [`Checkpoints::verify`], returning the warnings instead of logging
+    /// them (for the CLI).
+    pub async fn verify_reporting(
+        &self,
+        db: &Database,
+    ) -> Result<(Verification, Vec<String>), CheckpointError> {
         let audit = db.audit();
-        let anchor = match self.purge_anchor() {
-            Ok(a) => a,
-            Err(reason) => {
-                tracing::error!(reason, "audit purge anchors cannot be trusted");
-                return Ok(Verification {
-                    ok: false,
-                    entries: 0,
-                    first_bad_seq: None,
-                });
-            }
-        };
+        let mut warnings = Vec::new();
+        let anchor = self
+            .newest(db, CheckpointKind::PurgeAnchor, &mut warnings)
+            .await?;
+        let newest = self.newest(db, CheckpointKind::Head, &mut warnings).await?;
         let anchor_seq = anchor.as_ref().map_or(0, |a| a.seq);
         let chain = audit.verify_from(anchor.map(|a| (a.seq, a.hash))).await?;
-        match self.newest() {
-            Ok(None) => Ok(chain),
+        let verification = match newest {
+            None => chain,
             // Entries the checkpoint names were purged; the anchor covers them.
-            Ok(Some(cp)) if cp.seq <= anchor_seq => Ok(chain),
-            Ok(Some(cp)) => {
+            Some(cp) if cp.seq <= anchor_seq => chain,
+            Some(cp) => {
                 let head = audit.head().await?.map_or(0, |(seq, _)| seq);
                 let at = audit.hash_at(cp.seq).await?;
-                Ok(check_against(chain, &cp, head, at.as_deref()))
+                check_against(chain, &cp, head, at.as_deref())
             }
-            Err(reason) => {
-                tracing::error!(reason, "audit checkpoints cannot be trusted");
-                Ok(Verification {
-                    ok: false,
-                    first_bad_seq: None,
-                    ..chain
-                })
-            }
-        }
+        };
+        Ok((verification, warnings))
+    }
+}
+
+fn log_warnings(warnings: &[String]) {
+    for warning in warnings {
+        tracing::warn!(warning = warning.as_str(), "audit checkpoint skipped");
     }
 }

@@ -3,7 +3,7 @@
 
 use rampart::{
     lockout::{
-        FailureOutcome, Gate, LockoutPolicy, LockoutUnavailable, LoginGuard, MemoryLockout,
+        Attempt, Gate, LockoutPolicy, LockoutUnavailable, LoginGuard, MemoryLockout,
         redis::RedisLockout,
     },
     ratelimit::{
@@ -66,28 +66,17 @@ impl RateLimiter for Limiter {
 }
 
 impl LoginGuard for Lockout {
-    async fn gate(&self, username: &str, address: &str) -> Result<Gate, LockoutUnavailable> {
+    async fn reserve(&self, username: &str, address: &str) -> Result<Gate, LockoutUnavailable> {
         match self {
-            Self::Memory(m) => m.gate(username, address).await,
-            Self::Redis(r) => r.gate(username, address).await,
+            Self::Memory(m) => m.reserve(username, address).await,
+            Self::Redis(r) => r.reserve(username, address).await,
         }
     }
 
-    async fn record_failure(
-        &self,
-        username: &str,
-        address: &str,
-    ) -> Result<FailureOutcome, LockoutUnavailable> {
+    async fn succeeded(&self, attempt: Attempt) -> Result<(), LockoutUnavailable> {
         match self {
-            Self::Memory(m) => m.record_failure(username, address).await,
-            Self::Redis(r) => r.record_failure(username, address).await,
-        }
-    }
-
-    async fn record_success(&self, username: &str) -> Result<(), LockoutUnavailable> {
-        match self {
-            Self::Memory(m) => m.record_success(username).await,
-            Self::Redis(r) => r.record_success(username).await,
+            Self::Memory(m) => m.succeeded(attempt).await,
+            Self::Redis(r) => r.succeeded(attempt).await,
         }
     }
 }

@@ -13,7 +13,9 @@ use rampart_server::{
     checks,
     config::{ConfigError, Environment, Settings, Source},
     domain::{Email, Password, Role, Username},
-    openapi, server,
+    openapi,
+    retention::Purged,
+    server,
     store::{
         Database,
         users::{NewUser, Profile},
@@ -391,9 +393,14 @@ async fn audit_verify() -> ExitCode {
         Ok(parts) => parts,
         Err(code) => return code,
     };
-    let result = checkpoints.verify(&db).await;
+    let result = checkpoints.verify_reporting(&db).await;
     db.close().await;
-    match result {
+    if let Ok((_, warnings)) = &result {
+        for w in warnings {
+            let _ = writeln!(std::io::stdout(), "warning: {w}");
+        }
+    }
+    match result.map(|(v, _)| v) {
         Ok(v) if v.ok => {
             let _ = writeln!(std::io::stdout(), "audit chain ok: {} entries", v.entries);
             ExitCode::SUCCESS
@@ -457,59 +464,28 @@ async fn retention_purge() -> ExitCode {
         Ok(parts) => parts,
         Err(code) => return code,
     };
-    // Never purge a chain that does not verify: the anchor would bless it.
-    match checkpoints.verify(&db).await {
-        Ok(v) if v.ok => {}
-        Ok(v) => {
-            db.close().await;
-            return fail(format!(
-                "audit chain broken at seq {:?}; not purging",
-                v.first_bad_seq
-            ));
+    let result =
+        rampart_server::retention::purge(&db, &checkpoints, settings.audit_retention_days).await;
+    db.close().await;
+    match result {
+        Ok(Purged::Through {
+            seq,
+            removed,
+            cutoff,
+        }) => {
+            let _ = writeln!(
+                std::io::stdout(),
+                "purged {removed} audit entries through seq {seq} (older than {cutoff})"
+            );
+            ExitCode::SUCCESS
         }
-        Err(e) => {
-            db.close().await;
-            return fail(e);
-        }
-    }
-    let days = u64::from(settings.audit_retention_days);
-    let cutoff = std::time::SystemTime::now()
-        .checked_sub(std::time::Duration::from_secs(days * 86_400))
-        .unwrap_or(std::time::UNIX_EPOCH);
-    let cutoff = humantime::format_rfc3339_seconds(cutoff).to_string();
-    let result = db.audit().purge_candidate(&cutoff).await;
-    let outcome = match result {
-        // The signed anchor is written before anything is deleted: a crash
-        // in between leaves extra entries, never an unverifiable chain.
-        Ok(Some((seq, hash))) => match checkpoints.write_purge_anchor(seq, &hash) {
-            Ok(_) => {
-                if let Err(e) = db.audit().delete_through(seq).await {
-                    db.close().await;
-                    return fail(e);
-                }
-                let event = AuditEvent::new(EventType::DataModification)
-                    .detail("action", "retention_purge")
-                    .detail("purged_through_seq", seq)
-                    .detail("retention_days", days);
-                match db.audit().record(&event).await {
-                    Ok(_) => {
-                        let _ = writeln!(
-                            std::io::stdout(),
-                            "purged audit entries through seq {seq} (older than {cutoff})"
-                        );
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => fail(e),
-                }
-            }
-            Err(e) => fail(e),
-        },
-        Ok(None) => {
-            let _ = writeln!(std::io::stdout(), "nothing older than {cutoff} to purge");
+        Ok(Purged::Nothing { cutoff }) => {
+            let _ = writeln!(
+                std::io::stdout(),
+                "nothing older than {cutoff} (and covered by a signed checkpoint) to purge"
+            );
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),
-    };
-    db.close().await;
-    outcome
+    }
 }

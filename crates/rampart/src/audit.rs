@@ -343,12 +343,54 @@ impl ChainVerifier {
     }
 }
 
-/// A signed statement of the chain's head: "entry `seq` had `hash` at `ts`".
+/// What a signed [`Checkpoint`] states. Each kind signs under its own
+/// domain-separation prefix, so a signature made for one can never be
+/// replayed as the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CheckpointKind {
+    /// "The chain's head was entry `seq` with `hash`."
+    Head,
+    /// "Entries through `seq` (the last one with `hash`) were purged on
+    /// purpose; the chain continues from there."
+    PurgeAnchor,
+}
+
+impl CheckpointKind {
+    /// The prefix of the signed bytes.
+    pub fn domain(&self) -> &'static str {
+        match self {
+            Self::Head => "rampart-audit-checkpoint",
+            Self::PurgeAnchor => "rampart-audit-purge-anchor",
+        }
+    }
+
+    /// A short name for storage (`checkpoint`, `purge_anchor`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Head => "checkpoint",
+            Self::PurgeAnchor => "purge_anchor",
+        }
+    }
+}
+
+/// A signed statement about the chain: "entry `seq` had `hash` at `ts`",
+/// either as its head or as the end of a purge ([`CheckpointKind`]).
 ///
 /// Whoever can write the database can recompute the whole chain or cut its
 /// tail without breaking a link; a checkpoint signed with a key kept
 /// outside the database (like CloudTrail's signed digest files) catches
 /// both: the verifier requires the entry at `seq` to still have `hash`.
+///
+/// ```
+/// use rampart::audit::{Checkpoint, CheckpointKind};
+///
+/// let key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+/// let cp = Checkpoint::sign(&key, CheckpointKind::Head, 7, &"ab".repeat(32), "2026-12-01T00:00:00Z");
+/// assert!(cp.verify(&key.verifying_key(), CheckpointKind::Head));
+/// // The same signature says nothing about a purge.
+/// assert!(!cp.verify(&key.verifying_key(), CheckpointKind::PurgeAnchor));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Checkpoint {
     /// The last entry covered.
@@ -362,16 +404,22 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// The signed bytes.
-    pub fn message(seq: i64, hash: &str, ts: &str) -> Vec<u8> {
-        format!("rampart-audit-checkpoint\n{seq}\n{hash}\n{ts}").into_bytes()
+    /// The signed bytes: the kind's domain prefix, then seq, hash and time.
+    pub fn message(kind: CheckpointKind, seq: i64, hash: &str, ts: &str) -> Vec<u8> {
+        format!("{}\n{seq}\n{hash}\n{ts}", kind.domain()).into_bytes()
     }
 
-    /// Signs the head `(seq, hash)` at `ts`.
-    pub fn sign(key: &ed25519_dalek::SigningKey, seq: i64, hash: &str, ts: &str) -> Self {
+    /// Signs `(seq, hash)` at `ts` as a statement of `kind`.
+    pub fn sign(
+        key: &ed25519_dalek::SigningKey,
+        kind: CheckpointKind,
+        seq: i64,
+        hash: &str,
+        ts: &str,
+    ) -> Self {
         use base64::Engine as _;
         use ed25519_dalek::Signer as _;
-        let signature = key.sign(&Self::message(seq, hash, ts));
+        let signature = key.sign(&Self::message(kind, seq, hash, ts));
         Self {
             seq,
             hash: hash.to_owned(),
@@ -380,8 +428,8 @@ impl Checkpoint {
         }
     }
 
-    /// Whether the signature is `key`'s.
-    pub fn verify(&self, key: &ed25519_dalek::VerifyingKey) -> bool {
+    /// Whether the signature is `key`'s, made for `kind`.
+    pub fn verify(&self, key: &ed25519_dalek::VerifyingKey, kind: CheckpointKind) -> bool {
         use base64::Engine as _;
         let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&self.signature) else {
             return false;
@@ -390,8 +438,11 @@ impl Checkpoint {
             return false;
         };
         let signature = ed25519_dalek::Signature::from_bytes(&bytes);
-        key.verify_strict(&Self::message(self.seq, &self.hash, &self.ts), &signature)
-            .is_ok()
+        key.verify_strict(
+            &Self::message(kind, self.seq, &self.hash, &self.ts),
+            &signature,
+        )
+        .is_ok()
     }
 }
 
@@ -494,11 +545,31 @@ mod tests {
     fn checkpoints_catch_cut_tails_and_rewritten_chains() {
         let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
         let good = chain(5);
-        let cp = Checkpoint::sign(&key, 5, &good[4].hash, "2026-11-29T00:00:00Z");
-        assert!(cp.verify(&key.verifying_key()));
+        let cp = Checkpoint::sign(
+            &key,
+            CheckpointKind::Head,
+            5,
+            &good[4].hash,
+            "2026-11-29T00:00:00Z",
+        );
+        assert!(cp.verify(&key.verifying_key(), CheckpointKind::Head));
         let mut forged = cp.clone();
         forged.seq = 3;
-        assert!(!forged.verify(&key.verifying_key()));
+        assert!(!forged.verify(&key.verifying_key(), CheckpointKind::Head));
+        assert!(
+            !cp.verify(&key.verifying_key(), CheckpointKind::PurgeAnchor),
+            "a checkpoint cannot be replayed as a purge anchor"
+        );
+        let anchor = Checkpoint::sign(
+            &key,
+            CheckpointKind::PurgeAnchor,
+            5,
+            &good[4].hash,
+            "2026-11-29T00:00:00Z",
+        );
+        assert!(!anchor.verify(&key.verifying_key(), CheckpointKind::Head));
+        let other = ed25519_dalek::SigningKey::from_bytes(&[8u8; 32]);
+        assert!(!cp.verify(&other.verifying_key(), CheckpointKind::Head));
 
         let ok = check_against(verify(&good), &cp, 5, Some(&good[4].hash));
         assert!(ok.ok);

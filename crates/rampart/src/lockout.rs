@@ -1,42 +1,62 @@
 //! Brute-force defence for logins: per-username lockout and per-address
-//! failure limits.
+//! failure limits that hold against concurrent guesses.
 //!
-//! Rules (SPEC §4):
+//! Threat: an attacker guessing passwords, one account at a time or one
+//! password across many accounts, and sending the guesses all at once so
+//! that a check made before the password hash and a failure recorded after
+//! it let the whole burst through.
+//!
+//! Rules:
 //! - after `threshold` (5) consecutive failed logins for one username —
 //!   existing or not, compared case-insensitively — within 15 minutes, the
 //!   username is locked for `base` (1 min); while the failures continue,
 //!   each further failure after a lockout locks it again for twice as long,
 //!   up to 15 minutes. A lock holds even for the right password. A success
 //!   clears the username's record; 15 minutes without failures do too;
-//! - more than 20 failed logins from one client address in 15 minutes
-//!   refuse further logins from it (sliding window) and are reported once as
-//!   a possible brute-force attack.
+//! - more than `ip_threshold` (20) failed logins from one client address in
+//!   15 minutes refuse further logins from it (an exact sliding window),
+//!   and are reported once as a possible brute-force attack;
+//! - **an attempt is counted before the password is checked.**
+//!   [`LoginGuard::reserve`] decides and records in one atomic step: an
+//!   admitted attempt is a pending failure, both for its username and for
+//!   its address, and only [`LoginGuard::succeeded`] takes it back. So at
+//!   most `threshold` guesses per username and `ip_threshold` per address
+//!   are ever checked against a password, however many arrive at once, and
+//!   an attempt abandoned mid-check (a dropped connection) stays counted.
 //!
-//! Only failed logins count. Lockout state must fail closed: a shared store
-//! that cannot be reached refuses logins ([`LockoutUnavailable`]).
+//! Usernames longer than 64 bytes are keyed by their SHA-256, so a huge
+//! username cannot grow the state. Lockout state must fail closed: a shared
+//! store that cannot be reached refuses logins ([`LockoutUnavailable`]).
 //!
 //! ```
-//! use std::time::Duration;
-//! use rampart::lockout::{LockoutPolicy, MemoryLockout, Gate};
+//! use rampart::lockout::{Gate, LockoutPolicy, MemoryLockout};
 //!
 //! let lockout = MemoryLockout::new(LockoutPolicy::default());
 //! for _ in 0..5 {
-//!     lockout.record_failure_now("mallory", "192.0.2.1");
+//!     let Gate::Open(attempt) = lockout.reserve_now("mallory", "192.0.2.1") else {
+//!         unreachable!("the first five are admitted");
+//!     };
+//!     // … the password was wrong:
+//!     let _outcome = attempt.failed();
 //! }
-//! assert!(matches!(lockout.gate_now("Mallory", "192.0.2.9"), Gate::UserLocked { .. }));
+//! assert!(matches!(lockout.reserve_now("Mallory", "192.0.2.9"), Gate::UserLocked { .. }));
 //! ```
+//!
+//! Caveat: a success clears the username's whole record, including other
+//! attempts still being checked; "consecutive" failures start over, as in
+//! every lockout that counts consecutive failures.
 
 #[cfg(feature = "redis")]
 pub mod redis;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     future::Future,
     sync::Mutex,
     time::{Duration, Instant},
 };
 
-use crate::ratelimit::{MemoryLimiter, Quota};
+use sha2::{Digest as _, Sha256};
 
 /// The numbers of the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,10 +86,11 @@ impl Default for LockoutPolicy {
 }
 
 /// May a login be attempted?
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
+#[must_use = "an admitted attempt must be reported as failed or succeeded"]
 pub enum Gate {
-    /// Yes.
-    Open,
+    /// Yes, and the attempt is already counted as a pending failure.
+    Open(Attempt),
     /// The username is locked.
     UserLocked {
         /// Until the lock ends.
@@ -82,14 +103,39 @@ pub enum Gate {
     },
 }
 
-/// What a recorded failure changed.
+/// What a failed attempt changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FailureOutcome {
     /// The username was locked by this failure, for this long.
     pub locked_for: Option<Duration>,
-    /// This failure took the address over its threshold (reported once per
+    /// This failure took the address to its threshold (reported once per
     /// crossing).
     pub address_blocked: bool,
+}
+
+/// An admitted login attempt, counted as a failure until
+/// [`LoginGuard::succeeded`] takes it back.
+#[derive(Debug)]
+#[must_use = "report the attempt with `failed()` or `LoginGuard::succeeded`"]
+pub struct Attempt {
+    user: String,
+    address: String,
+    member: u64,
+    if_failed: FailureOutcome,
+}
+
+impl Attempt {
+    /// The password was wrong: the attempt stays counted. Returns what the
+    /// failure changed, for the audit trail.
+    pub fn failed(self) -> FailureOutcome {
+        self.if_failed
+    }
+
+    /// The key the username is counted under (lowercased, or a digest when
+    /// long).
+    pub fn user_key(&self) -> &str {
+        &self.user
+    }
 }
 
 /// The lockout store could not be reached: refuse the login.
@@ -99,23 +145,32 @@ pub struct LockoutUnavailable(pub String);
 
 /// Where lockout state lives (in memory, or shared in Redis).
 pub trait LoginGuard: Send + Sync + 'static {
-    /// Whether a login for `username` from `address` may be attempted.
-    fn gate(
+    /// Checks whether a login for `username` from `address` may be
+    /// attempted and, when it may, counts it as a pending failure — in one
+    /// atomic step.
+    fn reserve(
         &self,
         username: &str,
         address: &str,
     ) -> impl Future<Output = Result<Gate, LockoutUnavailable>> + Send;
-    /// Records a failed login.
-    fn record_failure(
+    /// The attempt's password was right: clears the username's failures
+    /// and takes the attempt back from its address's count.
+    fn succeeded(
         &self,
-        username: &str,
-        address: &str,
-    ) -> impl Future<Output = Result<FailureOutcome, LockoutUnavailable>> + Send;
-    /// Records a successful login (clears the username's failures).
-    fn record_success(
-        &self,
-        username: &str,
+        attempt: Attempt,
     ) -> impl Future<Output = Result<(), LockoutUnavailable>> + Send;
+}
+
+/// The key a username is counted under: lowercased, or for names longer
+/// than 64 bytes the SHA-256 of the lowercased name.
+pub fn user_key(username: &str) -> String {
+    let lower = username.to_lowercase();
+    if lower.len() <= 64 {
+        return lower;
+    }
+    let digest = Sha256::digest(lower.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -126,89 +181,98 @@ struct Record {
     locked_until: Option<Instant>,
 }
 
-/// Single-instance lockout state.
+#[derive(Debug, Default)]
+struct State {
+    users: HashMap<String, Record>,
+    /// Per address: admission time and id of each counted attempt.
+    addresses: HashMap<String, VecDeque<(Instant, u64)>>,
+}
+
+/// Single-instance lockout state: one lock over both maps, so a decision
+/// and its count are one step. Logins are bounded by password hashing, so
+/// the lock is never contended for long.
 #[derive(Debug)]
 pub struct MemoryLockout {
     policy: LockoutPolicy,
-    users: Mutex<HashMap<String, Record>>,
-    addresses: MemoryLimiter,
+    state: Mutex<State>,
 }
+
+/// Entries kept before idle ones are swept out.
+const SWEEP_AT: usize = 10_000;
 
 impl MemoryLockout {
     /// Empty state under `policy`.
     pub fn new(policy: LockoutPolicy) -> Self {
         Self {
             policy,
-            users: Mutex::new(HashMap::new()),
-            addresses: MemoryLimiter::new(),
+            state: Mutex::new(State::default()),
         }
     }
 
-    fn ip_quota(&self) -> Quota {
-        Quota::new(self.policy.ip_threshold, self.policy.window)
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A poisoned lock only means another thread panicked mid-update;
+        // the counts are still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn users(&self) -> std::sync::MutexGuard<'_, HashMap<String, Record>> {
-        self.users.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// [`LoginGuard::gate`], synchronously.
-    pub fn gate_now(&self, username: &str, address: &str) -> Gate {
+    /// [`LoginGuard::reserve`], synchronously.
+    pub fn reserve_now(&self, username: &str, address: &str) -> Gate {
         let now = Instant::now();
-        if let Some(until) = self
-            .users()
-            .get(&username.to_lowercase())
-            .and_then(|r| r.locked_until)
-            && until > now
-        {
-            return Gate::UserLocked {
-                retry_after: until - now,
-            };
-        }
-        let ip = self
-            .addresses
-            .peek_now(&format!("login-fail:{address}"), &self.ip_quota());
-        if ip.remaining == 0 {
-            return Gate::AddressBlocked {
-                retry_after: ip.retry_after.unwrap_or(self.policy.window),
-            };
-        }
-        Gate::Open
-    }
-
-    /// [`LoginGuard::record_failure`], synchronously.
-    pub fn record_failure_now(&self, username: &str, address: &str) -> FailureOutcome {
-        let now = Instant::now();
-        let ip = self
-            .addresses
-            .check_now(&format!("login-fail:{address}"), &self.ip_quota());
-        let mut outcome = FailureOutcome {
-            address_blocked: ip.allowed && ip.remaining == 0,
-            ..FailureOutcome::default()
-        };
-        let mut users = self.users();
-        // Keep the map bounded: forget usernames idle for a whole window.
-        if users.len() > 10_000 {
-            let window = self.policy.window;
-            users.retain(|_, r| {
+        let window = self.policy.window;
+        let user = user_key(username);
+        let mut state = self.state();
+        let state = &mut *state;
+        if state.users.len() > SWEEP_AT {
+            state.users.retain(|_, r| {
                 now.duration_since(r.last_failure) < window
                     || r.locked_until.is_some_and(|u| u > now)
             });
         }
-        let record = users.entry(username.to_lowercase()).or_insert(Record {
+        if state.addresses.len() > SWEEP_AT {
+            state.addresses.retain(|_, log| {
+                log.back()
+                    .is_some_and(|(t, _)| now.duration_since(*t) < window)
+            });
+        }
+        if let Some(record) = state.users.get_mut(&user) {
+            if now.duration_since(record.last_failure) >= window {
+                state.users.remove(&user);
+            } else if let Some(until) = record.locked_until
+                && until > now
+            {
+                return Gate::UserLocked {
+                    retry_after: until - now,
+                };
+            }
+        }
+        let log = state.addresses.entry(address.to_owned()).or_default();
+        while log
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) >= window)
+        {
+            log.pop_front();
+        }
+        let ip_threshold = usize::try_from(self.policy.ip_threshold).unwrap_or(usize::MAX);
+        if log.len() >= ip_threshold {
+            let oldest = log.front().map_or(now, |(t, _)| *t);
+            return Gate::AddressBlocked {
+                retry_after: (oldest + window)
+                    .saturating_duration_since(now)
+                    .max(Duration::from_millis(1)),
+            };
+        }
+        let member: u64 = rand::random();
+        log.push_back((now, member));
+        let mut if_failed = FailureOutcome {
+            address_blocked: log.len() == ip_threshold,
+            ..FailureOutcome::default()
+        };
+        let record = state.users.entry(user.clone()).or_insert(Record {
             failures: 0,
             last_failure: now,
             locks: 0,
             locked_until: None,
         });
-        if now.duration_since(record.last_failure) >= self.policy.window {
-            *record = Record {
-                failures: 0,
-                last_failure: now,
-                locks: 0,
-                locked_until: None,
-            };
-        }
         record.failures += 1;
         record.last_failure = now;
         if record.failures >= self.policy.threshold {
@@ -216,39 +280,51 @@ impl MemoryLockout {
             let lock = self.policy.base.saturating_mul(factor).min(self.policy.max);
             record.locked_until = Some(now + lock);
             record.locks = record.locks.saturating_add(1);
-            outcome.locked_for = Some(lock);
+            if_failed.locked_for = Some(lock);
         }
-        outcome
+        Gate::Open(Attempt {
+            user,
+            address: address.to_owned(),
+            member,
+            if_failed,
+        })
     }
 
-    /// [`LoginGuard::record_success`], synchronously.
-    pub fn record_success_now(&self, username: &str) {
-        self.users().remove(&username.to_lowercase());
+    /// [`LoginGuard::succeeded`], synchronously.
+    pub fn succeeded_now(&self, attempt: Attempt) {
+        let mut state = self.state();
+        state.users.remove(&attempt.user);
+        if let Some(log) = state.addresses.get_mut(&attempt.address) {
+            log.retain(|(_, m)| *m != attempt.member);
+        }
+    }
+
+    /// Usernames and addresses currently held (for tests and metrics).
+    pub fn len(&self) -> usize {
+        let state = self.state();
+        state.users.len() + state.addresses.len()
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
 impl LoginGuard for MemoryLockout {
-    fn gate(
+    fn reserve(
         &self,
         username: &str,
         address: &str,
     ) -> impl Future<Output = Result<Gate, LockoutUnavailable>> + Send {
-        std::future::ready(Ok(self.gate_now(username, address)))
+        std::future::ready(Ok(self.reserve_now(username, address)))
     }
 
-    fn record_failure(
+    fn succeeded(
         &self,
-        username: &str,
-        address: &str,
-    ) -> impl Future<Output = Result<FailureOutcome, LockoutUnavailable>> + Send {
-        std::future::ready(Ok(self.record_failure_now(username, address)))
-    }
-
-    fn record_success(
-        &self,
-        username: &str,
+        attempt: Attempt,
     ) -> impl Future<Output = Result<(), LockoutUnavailable>> + Send {
-        self.record_success_now(username);
+        self.succeeded_now(attempt);
         std::future::ready(Ok(()))
     }
 }
@@ -264,49 +340,97 @@ mod tests {
         }
     }
 
+    fn fail(l: &MemoryLockout, user: &str, address: &str) -> Option<FailureOutcome> {
+        match l.reserve_now(user, address) {
+            Gate::Open(attempt) => Some(attempt.failed()),
+            _ => None,
+        }
+    }
+
+    fn is_open(l: &MemoryLockout, user: &str, address: &str) -> bool {
+        match l.reserve_now(user, address) {
+            Gate::Open(attempt) => {
+                l.succeeded_now(attempt);
+                true
+            }
+            _ => false,
+        }
+    }
+
     #[test]
     fn five_failures_lock_and_locks_double() {
         let l = MemoryLockout::new(quick());
         for i in 0..4 {
             assert_eq!(
-                l.record_failure_now("eve", "a").locked_for,
+                fail(&l, "eve", "a").unwrap().locked_for,
                 None,
                 "failure {i}"
             );
-            assert_eq!(l.gate_now("eve", "a"), Gate::Open);
         }
         assert_eq!(
-            l.record_failure_now("EVE", "a").locked_for,
+            fail(&l, "EVE", "a").unwrap().locked_for,
             Some(Duration::from_millis(40))
         );
-        assert!(matches!(l.gate_now("eve", "b"), Gate::UserLocked { .. }));
+        assert!(matches!(l.reserve_now("eve", "b"), Gate::UserLocked { .. }));
         std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(l.gate_now("eve", "a"), Gate::Open);
         assert_eq!(
-            l.record_failure_now("eve", "a").locked_for,
-            Some(Duration::from_millis(80))
+            fail(&l, "eve", "a").unwrap().locked_for,
+            Some(Duration::from_millis(80)),
+            "after a lock, each failure locks again for twice as long"
         );
+        std::thread::sleep(Duration::from_millis(90));
         assert_eq!(
-            l.record_failure_now("eve", "a").locked_for,
+            fail(&l, "eve", "a").unwrap().locked_for,
             Some(Duration::from_millis(160))
         );
-        l.record_success_now("Eve");
-        assert_eq!(l.gate_now("eve", "a"), Gate::Open);
+        std::thread::sleep(Duration::from_millis(170));
+        assert!(is_open(&l, "Eve", "a"), "a success clears the record");
         assert_eq!(
-            l.record_failure_now("eve", "a").locked_for,
+            fail(&l, "eve", "a").unwrap().locked_for,
             None,
             "a success starts over"
         );
     }
 
     #[test]
-    fn locks_stop_growing_at_the_maximum() {
+    fn admitted_attempts_count_before_their_outcome_is_known() {
+        // Five attempts in flight at once: the sixth is refused although
+        // none has failed yet.
         let l = MemoryLockout::new(LockoutPolicy::default());
-        let mut last = None;
-        for _ in 0..30 {
-            last = l.record_failure_now("x", "a").locked_for.or(last);
+        let pending: Vec<Attempt> = (0..5)
+            .map(|_| match l.reserve_now("target", "a") {
+                Gate::Open(a) => a,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(matches!(
+            l.reserve_now("target", "b"),
+            Gate::UserLocked { .. }
+        ));
+        // One of them was the owner with the right password.
+        let mut pending = pending.into_iter();
+        l.succeeded_now(pending.next().unwrap());
+        assert!(is_open(&l, "target", "a"));
+        for a in pending {
+            let _ = a.failed();
         }
-        assert_eq!(last, Some(Duration::from_secs(900)));
+    }
+
+    #[test]
+    fn locks_stop_growing_at_the_maximum() {
+        let l = MemoryLockout::new(LockoutPolicy {
+            base: Duration::from_millis(1),
+            max: Duration::from_millis(4),
+            ..LockoutPolicy::default()
+        });
+        let mut last = None;
+        for _ in 0..15 {
+            if let Some(outcome) = fail(&l, "x", "a") {
+                last = outcome.locked_for.or(last);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(last, Some(Duration::from_millis(4)));
     }
 
     #[test]
@@ -314,21 +438,37 @@ mod tests {
         let l = MemoryLockout::new(LockoutPolicy::default());
         let mut reported = 0;
         for i in 0..20 {
-            assert_eq!(
-                l.gate_now(&format!("user{i}"), "198.51.100.1"),
-                Gate::Open,
-                "failure {i}"
-            );
-            reported += u32::from(
-                l.record_failure_now(&format!("user{i}"), "198.51.100.1")
-                    .address_blocked,
-            );
+            let outcome = fail(&l, &format!("user{i}"), "198.51.100.1")
+                .unwrap_or_else(|| panic!("failure {i} admitted"));
+            reported += u32::from(outcome.address_blocked);
         }
         assert_eq!(reported, 1);
         assert!(matches!(
-            l.gate_now("fresh_name", "198.51.100.1"),
+            l.reserve_now("fresh_name", "198.51.100.1"),
             Gate::AddressBlocked { .. }
         ));
-        assert_eq!(l.gate_now("fresh_name", "198.51.100.2"), Gate::Open);
+        assert!(is_open(&l, "fresh_name", "198.51.100.2"));
+    }
+
+    #[test]
+    fn successes_do_not_count_against_the_address() {
+        let l = MemoryLockout::new(LockoutPolicy::default());
+        for _ in 0..50 {
+            assert!(is_open(&l, "regular", "198.51.100.7"));
+        }
+    }
+
+    #[test]
+    fn long_usernames_are_keyed_by_a_digest() {
+        let long = "A".repeat(60_000);
+        let key = user_key(&long);
+        assert_eq!(key.len(), "sha256:".len() + 64);
+        assert_eq!(key, user_key(&long.to_lowercase()));
+        assert_eq!(user_key("Alice"), "alice");
+        let l = MemoryLockout::new(LockoutPolicy::default());
+        for _ in 0..5 {
+            let _ = fail(&l, &long, "a");
+        }
+        assert!(matches!(l.reserve_now(&long, "b"), Gate::UserLocked { .. }));
     }
 }

@@ -244,8 +244,10 @@ pub async fn login(
     };
     // The rate key groups an IPv6 client's /64, like the per-IP limit.
     let lock_key = rate_key(&ctx);
-    match state.lockout.gate(&body.username, &lock_key).await {
-        Ok(Gate::Open) => {}
+    // The attempt is counted before the password is checked, so a burst
+    // of guesses cannot all pass the gate before any failure is recorded.
+    let attempt = match state.lockout.reserve(&body.username, &lock_key).await {
+        Ok(Gate::Open(attempt)) => attempt,
         Ok(Gate::UserLocked { retry_after }) => {
             state.metrics.auth_failure("account_locked");
             state.audit(failure("account_locked")).await?;
@@ -262,12 +264,8 @@ pub async fn login(
                 "Too many failed logins from this address; retry later.",
             ));
         }
-        // Lockout fails closed: without it, guessing would be unlimited.
-        Err(e) => {
-            tracing::error!(error = %e, "login refused: lockout store unavailable");
-            return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE).into());
-        }
-    }
+        Err(e) => return Err(lockout_unavailable(&e)),
+    };
     let ok = state
         .hasher
         .verify(
@@ -276,13 +274,9 @@ pub async fn login(
         )
         .await;
     let Some(user) = user.filter(|_| ok) else {
+        let outcome = attempt.failed();
         state.metrics.auth_failure("bad_credentials");
         state.audit(failure("bad_credentials")).await?;
-        let outcome = state
-            .lockout
-            .record_failure(&body.username, &lock_key)
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
         if let Some(lock) = outcome.locked_for {
             let mut e = ctx
                 .event(EventType::AccountLocked)
@@ -304,9 +298,9 @@ pub async fn login(
     };
     state
         .lockout
-        .record_success(&body.username)
+        .succeeded(attempt)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| lockout_unavailable(&e))?;
     let (refresh_token, hash) = new_refresh_token();
     let event = ctx
         .event(EventType::LoginSuccess)
@@ -316,6 +310,14 @@ pub async fn login(
         .create_session(user.id, &hash, refresh_ttl(&state), &event)
         .await?;
     Ok(token_pair(&state, &user, &session, refresh_token)?.into_response())
+}
+
+/// Lockout fails closed: without it, guessing would be unlimited.
+fn lockout_unavailable(e: &rampart::lockout::LockoutUnavailable) -> ApiError {
+    tracing::error!(error = %e, "login refused: lockout store unavailable");
+    Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+        .with_detail("Logins are unavailable for a moment; retry later.")
+        .into()
 }
 
 fn rate_key(ctx: &Ctx) -> String {

@@ -22,7 +22,7 @@ use crate::{
     routes::orders::{PageQuery, invalid_query, page, split_page},
     state::{AppState, Auth, caller_id},
     store::{
-        create_private_dir,
+        StoreError, create_private_dir,
         files::{FileRow, NewFile},
     },
 };
@@ -124,10 +124,7 @@ pub async fn upload(
     let stored = store_upload(field, &client_name, &dir, &policy)
         .await
         .map_err(|e| match e {
-            UploadRejection::TooLarge(_) if limit < settings.max_upload_bytes => ApiError::from(
-                Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
-                    .with_detail("This upload would exceed your storage quota."),
-            ),
+            UploadRejection::TooLarge(_) if limit < settings.max_upload_bytes => quota_exceeded(),
             UploadRejection::TooLarge(max) => Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
                 .with_detail(format!("Files may be at most {max} bytes."))
                 .into(),
@@ -151,15 +148,26 @@ pub async fn upload(
         sha256: &stored.sha256,
     };
     let event = ctx.event(EventType::FileUpload).user(owner.to_string());
-    let row = match files.insert(&new, event).await {
+    let row = match files.insert(&new, settings.upload_quota_bytes, event).await {
         Ok(row) => row,
         Err(e) => {
             // Nothing may stay on disk without its row.
             let _ = tokio::fs::remove_file(&stored.path).await;
-            return Err(e.into());
+            return Err(match e {
+                // Another upload committed first; the check at the start
+                // only bounded the stream.
+                StoreError::QuotaExceeded => quota_exceeded(),
+                e => e.into(),
+            });
         }
     };
     Ok((StatusCode::CREATED, Json(FileView::from(&row))).into_response())
+}
+
+fn quota_exceeded() -> ApiError {
+    Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
+        .with_detail("This upload would exceed your storage quota.")
+        .into()
 }
 
 /// The caller's files, newest first.

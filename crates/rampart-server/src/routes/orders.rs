@@ -329,9 +329,18 @@ pub async fn search(
     let quota = Quota::per_minute(state.settings.search_limit_per_min);
     let decision =
         match ratelimit::check(&*state.limiter, &format!("search:user:{user_id}"), &quota).await {
-            Ok(Ok(decision)) => decision,
+            Ok(Ok(decision)) => Some(decision),
             Ok(Err(limited)) => return Ok(limited.into_response()),
-            Err(e) => return Err(ApiError::Internal(e.to_string())),
+            // Like every other limit: a missing store is a pass only when
+            // the operator chose fail-open, else a 503 (never a 500).
+            Err(e) if state.settings.rate_limit_fail_open => {
+                tracing::warn!(error = %e, "search limit skipped: store unavailable");
+                None
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "search refused: rate-limit store unavailable");
+                return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE).into());
+            }
         };
     let rows = state
         .db

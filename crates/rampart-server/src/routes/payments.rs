@@ -12,6 +12,7 @@ use rampart::{
     problem::{FieldError, Problem},
 };
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 use utoipa::ToSchema;
 
 use crate::{
@@ -21,7 +22,7 @@ use crate::{
     payments::{ChargeError, PaymentProcessor},
     routes::orders::{PageQuery, invalid_query, page, split_page},
     state::{AppState, Auth, caller_id},
-    store::payments::PaymentRow,
+    store::payments::{Claim, PaymentRow},
 };
 
 /// Currencies accepted (ISO 4217, two minor digits).
@@ -129,7 +130,8 @@ pub struct PaymentPage {
 
 /// Charges a payment token. An `Idempotency-Key` header (1–64 of
 /// `[A-Za-z0-9_-]`) makes a retried request return the first payment
-/// instead of charging again.
+/// instead of charging again; the same key with another body is 422, and
+/// while the first request is still being charged a retry gets 409.
 #[utoipa::path(post, path = "/api/v2/payments", tag = "payments", security(("bearer" = [])),
     request_body = NewPayment,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry key")),
@@ -138,7 +140,8 @@ pub struct PaymentPage {
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 402, description = "Declined", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A payment with this Idempotency-Key is in progress", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid body, or the Idempotency-Key was used for another payment", body = Problem, content_type = "application/problem+json"),
         (status = 503, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
@@ -165,61 +168,99 @@ pub async fn create(
             k.to_owned()
         }
     };
-    let payments = state.db.payments();
-    if let Some(existing) = payments.by_key(user_id, &key).await? {
-        return Ok((StatusCode::CREATED, Json(Payment::from(&existing))).into_response());
-    }
     let cents = parse_amount(&body.amount).unwrap_or(0);
+    let payments = state.db.payments();
+    let fingerprint = fingerprint(&body.payment_token, cents, &body.currency);
+    match payments
+        .claim(user_id, &key, &fingerprint, CLAIM_STALE_SECS)
+        .await?
+    {
+        Claim::New => {}
+        Claim::Replay(existing) => {
+            return Ok((StatusCode::CREATED, Json(Payment::from(&existing))).into_response());
+        }
+        Claim::InProgress => {
+            return Err(Problem::new(StatusCode::CONFLICT)
+                .with_detail(
+                    "A payment with this Idempotency-Key is still in progress; retry later.",
+                )
+                .into());
+        }
+        Claim::Mismatch => {
+            return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+                .with_detail("This Idempotency-Key was already used for a different payment.")
+                .into());
+        }
+    }
     let event = ctx
         .event(EventType::Payment)
         .user(user_id.to_string())
         .detail("amount", body.amount.as_str())
         .detail("currency", body.currency.as_str());
-    match state
+    let charged = state
         .processor
-        .charge(&body.payment_token, cents, &body.currency, &key)
-        .await
-    {
-        Ok(charge) => {
-            let row = payments
-                .insert(
-                    user_id,
-                    cents,
-                    &body.currency,
-                    &charge.last_four,
-                    &charge.processor_id,
-                    &key,
-                    event.detail("status", "succeeded"),
-                )
-                .await;
-            let row = match row {
-                Ok(row) => row,
-                // A concurrent retry with the same key won the insert.
-                Err(crate::store::StoreError::Conflict(_)) => payments
-                    .by_key(user_id, &key)
-                    .await?
-                    .ok_or_else(|| ApiError::Internal("idempotent payment vanished".into()))?,
-                Err(e) => return Err(e.into()),
-            };
-            Ok((StatusCode::CREATED, Json(Payment::from(&row))).into_response())
+        .charge(
+            &body.payment_token,
+            cents,
+            &body.currency,
+            &processor_key(user_id, &key),
+        )
+        .await;
+    let charge = match charged {
+        Ok(charge) => charge,
+        Err(e) => {
+            // No charge happened: the key may be used again.
+            payments.release(user_id, &key).await?;
+            return Err(match e {
+                ChargeError::Declined => {
+                    state.audit(event.detail("status", "declined")).await?;
+                    Problem::typed(
+                        StatusCode::PAYMENT_REQUIRED,
+                        "urn:rampart:problem:card-declined",
+                        "Card declined",
+                    )
+                    .with_detail("The payment was declined by the processor.")
+                    .into()
+                }
+                ChargeError::UnknownToken => Problem::validation(vec![FieldError::new(
+                    "payment_token",
+                    "is not a known payment token",
+                )])
+                .into(),
+                ChargeError::Unavailable => Problem::new(StatusCode::SERVICE_UNAVAILABLE).into(),
+            });
         }
-        Err(ChargeError::Declined) => {
-            state.audit(event.detail("status", "declined")).await?;
-            Err(Problem::typed(
-                StatusCode::PAYMENT_REQUIRED,
-                "urn:rampart:problem:card-declined",
-                "Card declined",
-            )
-            .with_detail("The payment was declined by the processor.")
-            .into())
-        }
-        Err(ChargeError::UnknownToken) => Err(Problem::validation(vec![FieldError::new(
-            "payment_token",
-            "is not a known payment token",
-        )])
-        .into()),
-        Err(ChargeError::Unavailable) => Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE).into()),
-    }
+    };
+    let row = payments
+        .insert(
+            user_id,
+            cents,
+            &body.currency,
+            &charge.last_four,
+            &charge.processor_id,
+            &key,
+            event.detail("status", "succeeded"),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(Payment::from(&row))).into_response())
+}
+
+/// How long a claimed key may stay without its payment before a retry
+/// takes it over: well past the processor client's 10 s timeout.
+const CLAIM_STALE_SECS: i64 = 60;
+
+/// What makes two requests with one key the same request: the token, the
+/// amount in cents and the currency (so `"10"` and `"10.00"` agree).
+fn fingerprint(token: &str, cents: i64, currency: &str) -> String {
+    let digest = Sha256::digest(format!("{token}\n{cents}\n{currency}").as_bytes());
+    rampart::audit::hex(&digest)
+}
+
+/// The idempotency key the processor sees: derived from the user and the
+/// client's key, so two users who pick the same key never share a charge.
+fn processor_key(user_id: i64, key: &str) -> String {
+    let digest = Sha256::digest(format!("rampart-payment\n{user_id}\n{key}").as_bytes());
+    rampart::audit::hex(&digest)
 }
 
 /// The caller's payments.

@@ -1,7 +1,9 @@
 //! The audit chain's table.
 
 use futures_util::TryStreamExt as _;
-use rampart::audit::{AuditEntry, AuditEvent, ChainVerifier, Verification};
+use rampart::audit::{
+    AuditEntry, AuditEvent, ChainVerifier, Checkpoint, CheckpointKind, Verification,
+};
 use sqlx::{AnyConnection, AnyPool, FromRow};
 
 use super::{StoreError, users::now_rfc3339};
@@ -41,14 +43,18 @@ pub async fn append_in(
     conn: &mut AnyConnection,
     event: &AuditEvent,
 ) -> Result<AuditEntry, StoreError> {
-    let last: Option<(i64, String)> =
-        sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+    let last: Option<(i64, String, String)> =
+        sqlx::query_as("SELECT seq, hash, ts FROM audit_log ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *conn)
             .await?;
-    let (seq, prev) = last.map_or((1, rampart::audit::GENESIS_HASH.to_owned()), |(s, h)| {
-        (s + 1, h)
-    });
-    let entry = AuditEntry::after(seq, prev, &now_rfc3339(), event);
+    // Time never goes backwards along the chain, even when instances'
+    // clocks differ a little: the retention purge relies on it.
+    let now = now_rfc3339();
+    let (seq, prev, ts) = match last {
+        Some((s, h, last_ts)) => (s + 1, h, now.max(last_ts)),
+        None => (1, rampart::audit::GENESIS_HASH.to_owned(), now),
+    };
+    let entry = AuditEntry::after(seq, prev, &ts, event);
     sqlx::query(
         "INSERT INTO audit_log (seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -65,6 +71,25 @@ pub async fn append_in(
     .execute(&mut *conn)
     .await?;
     Ok(entry)
+}
+
+async fn insert_checkpoint(
+    conn: &mut AnyConnection,
+    kind: CheckpointKind,
+    checkpoint: &Checkpoint,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_checkpoints (kind, seq, hash, ts, signature) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (kind, seq) DO NOTHING",
+    )
+    .bind(kind.as_str())
+    .bind(checkpoint.seq)
+    .bind(&checkpoint.hash)
+    .bind(&checkpoint.ts)
+    .bind(&checkpoint.signature)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Filters of the audit listing.
@@ -142,24 +167,106 @@ impl Audit {
     }
 
     /// The entry a purge of everything older than `cutoff` (RFC 3339)
-    /// would end at: the newest such entry, never the chain's head.
-    pub async fn purge_candidate(&self, cutoff: &str) -> Result<Option<(i64, String)>, StoreError> {
+    /// would end at: the last of the contiguous oldest prefix of entries
+    /// older than `cutoff`, never after `at_most` (the newest signed
+    /// checkpoint) and never the chain's head.
+    pub async fn purge_candidate(
+        &self,
+        cutoff: &str,
+        at_most: i64,
+    ) -> Result<Option<(i64, String)>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT seq, hash FROM audit_log WHERE ts < $1 AND seq < (SELECT max(seq) FROM audit_log) \
+            "SELECT seq, hash FROM audit_log \
+             WHERE seq < COALESCE((SELECT min(seq) FROM audit_log WHERE ts >= $1), \
+                                  (SELECT max(seq) FROM audit_log)) \
+               AND seq < (SELECT max(seq) FROM audit_log) AND seq <= $2 \
              ORDER BY seq DESC LIMIT 1",
         )
         .bind(cutoff)
+        .bind(at_most)
         .fetch_optional(&self.pool)
         .await?)
     }
 
-    /// Deletes the chain's prefix through `seq`.
-    pub async fn delete_through(&self, seq: i64) -> Result<u64, StoreError> {
+    /// The first entry after `seq` whose time is earlier than its
+    /// predecessor's, if any.
+    pub async fn first_time_reversal(&self, after: i64) -> Result<Option<i64>, StoreError> {
+        let mut rows = sqlx::query_as::<_, (i64, String)>(
+            "SELECT seq, ts FROM audit_log WHERE seq > $1 ORDER BY seq",
+        )
+        .bind(after)
+        .fetch(&self.pool);
+        let mut previous: Option<String> = None;
+        while let Some((seq, ts)) = rows.try_next().await? {
+            if previous.as_ref().is_some_and(|p| ts < *p) {
+                return Ok(Some(seq));
+            }
+            previous = Some(ts);
+        }
+        Ok(None)
+    }
+
+    /// Deletes the chain's prefix through `anchor.seq`, stores the signed
+    /// anchor where every instance reads it, and records `event` — in one
+    /// transaction.
+    pub async fn purge_through(
+        &self,
+        anchor: &Checkpoint,
+        event: &AuditEvent,
+    ) -> Result<u64, StoreError> {
+        let mut tx = super::begin_write(&self.pool).await?;
+        insert_checkpoint(&mut tx, CheckpointKind::PurgeAnchor, anchor).await?;
         let done = sqlx::query("DELETE FROM audit_log WHERE seq <= $1")
-            .bind(seq)
-            .execute(&self.pool)
+            .bind(anchor.seq)
+            .execute(&mut *tx)
             .await?;
+        append_in(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
+    }
+
+    /// Stores a signed checkpoint of `kind` (a repeat is ignored); of the
+    /// head checkpoints only the newest few are kept.
+    pub async fn store_checkpoint(
+        &self,
+        kind: CheckpointKind,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        insert_checkpoint(&mut conn, kind, checkpoint).await?;
+        if kind == CheckpointKind::Head {
+            sqlx::query(
+                "DELETE FROM audit_checkpoints WHERE kind = $1 AND seq < \
+                 (SELECT min(seq) FROM (SELECT seq FROM audit_checkpoints WHERE kind = $2 \
+                  ORDER BY seq DESC LIMIT 16) AS newest)",
+            )
+            .bind(kind.as_str())
+            .bind(kind.as_str())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The stored checkpoints of `kind`, newest first (signatures not yet
+    /// checked).
+    pub async fn checkpoints(&self, kind: CheckpointKind) -> Result<Vec<Checkpoint>, StoreError> {
+        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT seq, hash, ts, signature FROM audit_checkpoints WHERE kind = $1 \
+             ORDER BY seq DESC LIMIT 64",
+        )
+        .bind(kind.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, hash, ts, signature)| Checkpoint {
+                seq,
+                hash,
+                ts,
+                signature,
+            })
+            .collect())
     }
 
     /// Walks the chain from an anchor (after a purge) or from the start.

@@ -68,13 +68,28 @@ impl Files {
         .await?)
     }
 
-    /// Records a stored file with its `file_upload` event.
+    /// Records a stored file with its `file_upload` event, unless the
+    /// owner's files would then exceed `quota` bytes
+    /// ([`StoreError::QuotaExceeded`]). The sum is read inside the write
+    /// transaction, which serialises writers, so uploads finishing at the
+    /// same moment cannot pass the quota together.
     pub async fn insert(
         &self,
         file: &NewFile<'_>,
+        quota: u64,
         event: AuditEvent,
     ) -> Result<FileRow, StoreError> {
         let mut tx = super::begin_write(&self.pool).await?;
+        let used: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM files WHERE user_id = $1",
+        )
+        .bind(file.user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let after = u64::try_from(used.saturating_add(file.size)).unwrap_or(u64::MAX);
+        if after > quota {
+            return Err(StoreError::QuotaExceeded);
+        }
         let sql = format!(
             "INSERT INTO files (user_id, stored_name, original_name, content_type, size, sha256, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"

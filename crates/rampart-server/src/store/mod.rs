@@ -88,6 +88,9 @@ pub enum StoreError {
     /// A unique constraint refused the write; the value names the field.
     #[error("{0} is already taken")]
     Conflict(&'static str),
+    /// The write would take the owner over a storage quota.
+    #[error("storage quota exceeded")]
+    QuotaExceeded,
     /// A background writer is not running.
     #[error("{0}")]
     Unavailable(&'static str),

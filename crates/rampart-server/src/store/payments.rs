@@ -3,7 +3,11 @@
 use rampart::audit::AuditEvent;
 use sqlx::{AnyPool, FromRow};
 
-use super::{StoreError, audit::append_in, users::now_rfc3339};
+use super::{
+    StoreError,
+    audit::append_in,
+    users::{now_rfc3339, unix_now},
+};
 
 /// A stored payment.
 #[derive(Debug, Clone, FromRow)]
@@ -29,6 +33,19 @@ pub struct PaymentRow {
 const COLUMNS: &str =
     "id, user_id, status, amount_cents, currency, last_four, processor_id, created_at";
 
+/// What claiming an idempotency key found.
+#[derive(Debug)]
+pub enum Claim {
+    /// The key is this request's: charge.
+    New,
+    /// The key already made this payment: answer it again.
+    Replay(PaymentRow),
+    /// A request with this key is being charged right now.
+    InProgress,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
 /// The payments repository.
 #[derive(Debug, Clone)]
 pub struct Payments {
@@ -41,18 +58,88 @@ impl Payments {
         Self { pool }
     }
 
-    /// The payment a user made with an idempotency key, if any.
-    pub async fn by_key(&self, user_id: i64, key: &str) -> Result<Option<PaymentRow>, StoreError> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM payments WHERE user_id = $1 AND idempotency_key = $2");
-        Ok(sqlx::query_as::<_, PaymentRow>(&sql)
-            .bind(user_id)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?)
+    /// Claims `key` for a request with `fingerprint` before the charge is
+    /// made, in one write transaction (writers are serialised, so two
+    /// requests with one key cannot both claim it). A claim left without a
+    /// payment for `stale_secs` (its server stopped mid-charge) may be taken
+    /// over; the processor's own idempotency key makes that charge once.
+    pub async fn claim(
+        &self,
+        user_id: i64,
+        key: &str,
+        fingerprint: &str,
+        stale_secs: i64,
+    ) -> Result<Claim, StoreError> {
+        let mut tx = super::begin_write(&self.pool).await?;
+        let existing: Option<(String, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT fingerprint, payment_id, claimed_at FROM payment_requests \
+             WHERE user_id = $1 AND idempotency_key = $2",
+        )
+        .bind(user_id)
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let now = unix_now();
+        let claim = match existing {
+            None => {
+                sqlx::query(
+                    "INSERT INTO payment_requests (user_id, idempotency_key, fingerprint, payment_id, claimed_at) \
+                     VALUES ($1, $2, $3, NULL, $4)",
+                )
+                .bind(user_id)
+                .bind(key)
+                .bind(fingerprint)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                Claim::New
+            }
+            Some((stored, _, _)) if stored != fingerprint => Claim::Mismatch,
+            Some((_, Some(payment_id), _)) => {
+                let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1");
+                match sqlx::query_as::<_, PaymentRow>(&sql)
+                    .bind(payment_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                {
+                    Some(row) => Claim::Replay(row),
+                    None => Claim::InProgress,
+                }
+            }
+            Some((_, None, claimed_at)) if now - claimed_at >= stale_secs => {
+                sqlx::query(
+                    "UPDATE payment_requests SET claimed_at = $1 WHERE user_id = $2 AND idempotency_key = $3",
+                )
+                .bind(now)
+                .bind(user_id)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+                Claim::New
+            }
+            Some((_, None, _)) => Claim::InProgress,
+        };
+        tx.commit().await?;
+        Ok(claim)
     }
 
-    /// Records a succeeded payment with its `payment` event.
+    /// Gives a claim back after a charge that did not happen (declined,
+    /// unknown token, processor unavailable), so the client may retry.
+    pub async fn release(&self, user_id: i64, key: &str) -> Result<(), StoreError> {
+        let mut tx = super::begin_write(&self.pool).await?;
+        sqlx::query(
+            "DELETE FROM payment_requests WHERE user_id = $1 AND idempotency_key = $2 AND payment_id IS NULL",
+        )
+        .bind(user_id)
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a succeeded payment with its `payment` event and completes
+    /// the key's claim.
     #[allow(clippy::too_many_arguments)]
     pub async fn insert(
         &self,
@@ -80,6 +167,14 @@ impl Payments {
             .fetch_one(&mut *tx)
             .await
             .map_err(StoreError::from_write)?;
+        sqlx::query(
+            "UPDATE payment_requests SET payment_id = $1 WHERE user_id = $2 AND idempotency_key = $3",
+        )
+        .bind(row.id)
+        .bind(user_id)
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
         append_in(&mut tx, &event.detail("payment_id", row.id)).await?;
         tx.commit().await?;
         Ok(row)

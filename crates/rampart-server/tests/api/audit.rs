@@ -691,3 +691,189 @@ async fn retention_purge_keeps_the_rest_verifiable() {
     db.close().await;
     assert!(!cli_verify(&app).0);
 }
+
+/// Appends chained entries dated `ts` after the current head, as someone
+/// with write access to the database could; returns their seqs.
+async fn append_forged(db: &sqlx::SqlitePool, stamps: &[&str]) -> Vec<i64> {
+    let (mut seq, mut prev): (i64, String) =
+        sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_one(db)
+            .await
+            .unwrap();
+    let mut seqs = Vec::new();
+    for ts in stamps {
+        seq += 1;
+        let event = rampart::audit::AuditEvent::new(rampart::audit::EventType::DataAccess)
+            .detail("forged", true);
+        let entry = rampart::audit::AuditEntry::after(seq, prev, ts, &event);
+        sqlx::query("INSERT INTO audit_log (seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(entry.seq)
+            .bind(&entry.ts)
+            .bind(&entry.event_type)
+            .bind(&entry.user_id)
+            .bind(&entry.ip)
+            .bind(&entry.request_id)
+            .bind(&entry.details)
+            .bind(&entry.prev_hash)
+            .bind(&entry.hash)
+            .execute(db)
+            .await
+            .unwrap();
+        prev = entry.hash;
+        seqs.push(seq);
+    }
+    seqs
+}
+
+fn purge(app: &TestApp) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .env_clear()
+        .env("RAMPART_DATA_DIR", app.data_path())
+        .env("RAMPART_AUDIT_RETENTION_DAYS", "30")
+        .args(["retention", "purge"])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// SPEC §11: two correctly chained entries dated 2000 appended after
+/// today's entries cannot make the purge delete today's history; time
+/// going backwards along the chain refuses the purge, naming the entry.
+#[tokio::test]
+async fn a_forged_old_entry_at_the_tail_cannot_purge_the_history() {
+    let mut app = with_some_events().await;
+    app.stop().await;
+    let db = open_db(&app).await;
+    let (genuine,): (i64,) = sqlx::query_as("SELECT count(*) FROM audit_log")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    let forged = append_forged(&db, &["2000-01-01T00:00:00Z", "2000-01-01T00:00:01Z"]).await;
+    db.close().await;
+
+    let (ok, out) = purge(&app);
+    assert!(!ok, "the purge is refused: {out}");
+    assert!(out.contains(&format!("seq {}", forged[0])), "{out}");
+    let db = open_db(&app).await;
+    let (left,): (i64,) = sqlx::query_as("SELECT count(*) FROM audit_log WHERE seq <= ?")
+        .bind(genuine)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    assert_eq!(left, genuine, "every recent entry is still there");
+}
+
+/// Seeds `count` chained entries dated 2020 into a fresh data directory.
+async fn with_old_entries(count: i64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut source = rampart_server::config::Source::default();
+    source.set("RAMPART_DATA_DIR", dir.path().to_str().unwrap());
+    let settings = rampart_server::config::Settings::from_source(&source).unwrap();
+    let db = rampart_server::store::Database::connect(&settings)
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let mut prev: Option<rampart::audit::AuditEntry> = None;
+    for i in 0..count {
+        let event =
+            rampart::audit::AuditEvent::new(rampart::audit::EventType::DataAccess).detail("old", i);
+        let entry = rampart::audit::AuditEntry::next(prev.as_ref(), "2020-01-01T00:00:00Z", &event);
+        sqlx::query("INSERT INTO audit_log (seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(entry.seq)
+            .bind(&entry.ts)
+            .bind(&entry.event_type)
+            .bind(&entry.user_id)
+            .bind(&entry.ip)
+            .bind(&entry.request_id)
+            .bind(&entry.details)
+            .bind(&entry.prev_hash)
+            .bind(&entry.hash)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        prev = Some(entry);
+    }
+    db.close().await;
+    dir
+}
+
+/// Entries after the newest signed checkpoint are never purged, however
+/// old they claim to be: nobody outside the database vouched for them.
+#[tokio::test]
+async fn the_purge_stops_at_the_newest_signed_checkpoint() {
+    let dir = with_old_entries(5).await;
+    let mut app = TestApp::spawn_in(dir, &[]).await;
+    app.stop().await; // signs the head, seq 5
+    let db = open_db(&app).await;
+    append_forged(
+        &db,
+        &[
+            "2020-01-02T00:00:00Z",
+            "2020-01-02T00:00:01Z",
+            "2020-01-02T00:00:02Z",
+        ],
+    )
+    .await;
+    db.close().await;
+    let (ok, out) = purge(&app);
+    assert!(ok, "{out}");
+    assert!(out.contains("through seq 5"), "{out}");
+    let db = open_db(&app).await;
+    let (first,): (i64,) = sqlx::query_as("SELECT min(seq) FROM audit_log")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    assert_eq!(first, 6, "everything after the signed head stays");
+    assert!(cli_verify(&app).0);
+}
+
+/// SPEC §11: a checkpoint signed by another key (a rotated signing key,
+/// another instance's) is skipped with a warning; it never fails
+/// verification by itself.
+#[tokio::test]
+async fn a_checkpoint_from_another_key_is_skipped_with_a_warning() {
+    let mut app = with_some_events().await;
+    app.stop().await;
+    // Signed as the server signs checkpoints, but with another key.
+    let other = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let (seq, hash, ts) = (9_999, "ab".repeat(32), "2026-01-01T00:00:00Z");
+    let signature = {
+        use base64::Engine as _;
+        use ed25519_dalek::Signer as _;
+        let message = format!("rampart-audit-checkpoint\n{seq}\n{hash}\n{ts}");
+        base64::engine::general_purpose::STANDARD.encode(other.sign(message.as_bytes()).to_bytes())
+    };
+    let foreign = json!({"seq": seq, "hash": hash, "ts": ts, "signature": signature});
+    std::fs::write(
+        app.data_path()
+            .join("audit-checkpoints")
+            .join("checkpoint-0000000000009999.json"),
+        serde_json::to_vec(&foreign).unwrap(),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .env_clear()
+        .env("RAMPART_DATA_DIR", app.data_path())
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("warning") && text.contains("checkpoint-0000000000009999.json"),
+        "{text}"
+    );
+}

@@ -12,7 +12,7 @@ use reqwest::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::support::{Session, TestApp, assert_problem, json};
+use crate::support::{Session, TestApp, assert_problem, burst, json};
 
 fn bytes_with(magic: &[u8], len: usize) -> Vec<u8> {
     let mut v = magic.to_vec();
@@ -298,4 +298,46 @@ async fn other_users_get_404_admins_can_read_and_quotas_hold() {
         404,
     )
     .await;
+}
+
+/// SPEC §11: uploads sent at the same moment cannot together exceed the
+/// quota; the refused ones are 413 problems and leave nothing on disk.
+#[tokio::test]
+async fn parallel_uploads_cannot_exceed_the_quota() {
+    let app = TestApp::spawn_with(&[("RAMPART_UPLOAD_QUOTA_BYTES", "1000000")]).await;
+    let s = app.user("hoarder").await;
+    let responses = burst(6, |i| {
+        let (app, s) = (&app, &s);
+        async move { upload(app, s, &format!("big{i}.png"), bytes_with(PNG, 400_000)).await }
+    })
+    .await;
+    let mut stored = 0;
+    for (i, r) in responses.into_iter().enumerate() {
+        match r.status().as_u16() {
+            201 => stored += 1,
+            _ => {
+                assert_problem(&format!("upload {i}"), r, 413).await;
+            }
+        }
+    }
+    assert_eq!(stored, 2, "two 400 kB files fit a 1 MB quota");
+    let list = json(
+        app.authed(Method::GET, "/api/v2/files", &s.access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let total: i64 = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["size"].as_i64().unwrap())
+        .sum();
+    assert!(total <= 1_000_000, "{total} bytes stored");
+    assert_eq!(
+        stored_files(&app).len(),
+        2,
+        "nothing left of the refused ones"
+    );
 }

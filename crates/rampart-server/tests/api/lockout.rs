@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{PASSWORD, TestApp, assert_problem};
+use crate::support::{PASSWORD, TestApp, assert_problem, burst};
 
 async fn attempt(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
     app.post_json(
@@ -79,4 +79,82 @@ async fn a_flood_of_failures_from_one_address_is_refused() {
     let r = attempt(&app, "olga", PASSWORD).await;
     assert!(r.headers().contains_key("retry-after"));
     assert_problem("21st attempt from the address", r, 429).await;
+}
+
+/// SPEC §11: a burst of guesses sent at once for one username is checked
+/// against the password at most `threshold` times, and the account is
+/// locked afterwards.
+#[tokio::test]
+async fn a_parallel_burst_of_guesses_is_checked_at_most_five_times() {
+    let app = TestApp::spawn().await;
+    app.register("burst_victim").await;
+    let statuses = burst(30, |_| async {
+        attempt(&app, "burst_victim", "wrong-password-123")
+            .await
+            .status()
+            .as_u16()
+    })
+    .await;
+    let evaluated = statuses.iter().filter(|s| **s == 401).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!(
+        evaluated <= 5,
+        "{evaluated} guesses evaluated: {statuses:?}"
+    );
+    assert_eq!(evaluated + limited, 30, "{statuses:?}");
+    assert_eq!(
+        attempt(&app, "burst_victim", PASSWORD).await.status(),
+        429,
+        "locked after the burst, even for the right password"
+    );
+}
+
+/// The per-address rule holds for a burst too: 40 failed logins for 40
+/// usernames from one address are at most 20 evaluated.
+#[tokio::test]
+async fn a_parallel_burst_from_one_address_is_checked_at_most_twenty_times() {
+    let app = TestApp::spawn().await;
+    let statuses = burst(40, |i| {
+        let app = &app;
+        async move {
+            attempt(app, &format!("spray_{i}"), "wrong-password-123")
+                .await
+                .status()
+                .as_u16()
+        }
+    })
+    .await;
+    let evaluated = statuses.iter().filter(|s| **s == 401).count();
+    assert!(evaluated <= 20, "{evaluated} evaluated: {statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        40 - evaluated,
+        "{statuses:?}"
+    );
+}
+
+/// A correct password that passed the gate clears the reservation: the
+/// owner is not locked out by its own concurrent login.
+#[tokio::test]
+async fn a_correct_login_inside_a_burst_still_succeeds_and_clears_the_count() {
+    let app = TestApp::spawn().await;
+    app.register("steady").await;
+    for _ in 0..3 {
+        assert_eq!(
+            attempt(&app, "steady", "wrong-password-123").await.status(),
+            401
+        );
+    }
+    let statuses = burst(2, |_| async {
+        attempt(&app, "steady", PASSWORD).await.status().as_u16()
+    })
+    .await;
+    assert!(statuses.contains(&200), "{statuses:?}");
+    for _ in 0..4 {
+        assert_eq!(
+            attempt(&app, "steady", "wrong-password-123").await.status(),
+            401,
+            "the success started the count over"
+        );
+    }
 }

@@ -4,7 +4,9 @@ use rampart_server::domain::Role;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{TestApp, assert_problem, json};
+use std::sync::{Arc, Mutex};
+
+use crate::support::{TestApp, assert_problem, burst, json};
 
 #[tokio::test]
 async fn tokens_charge_and_only_the_last_four_is_kept() {
@@ -147,9 +149,11 @@ async fn a_retried_payment_with_the_same_key_charges_once() {
     assert_eq!(list["items"].as_array().unwrap().len(), 1, "charged once");
 }
 
-#[tokio::test]
-async fn the_http_processor_adapter_sends_idempotency_keys_and_maps_answers() {
-    use std::sync::{Arc, Mutex};
+/// A fake processor on loopback: records the `Idempotency-Key` of every
+/// charge it receives; `tok_good` charges (id `ch_<key>`), `tok_declined`
+/// declines, anything else is an unknown token. Each charge takes 50 ms, so
+/// concurrent requests overlap.
+async fn fake_processor() -> (String, Arc<Mutex<Vec<String>>>) {
     let keys: Arc<Mutex<Vec<String>>> = Arc::default();
     let seen = keys.clone();
     let fake = axum::Router::new().route(
@@ -165,6 +169,7 @@ async fn the_http_processor_adapter_sends_idempotency_keys_and_maps_answers() {
                         .unwrap_or_default()
                         .to_owned();
                     seen.lock().unwrap().push(key.clone());
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     match body["token"].as_str() {
                         Some("tok_good") => (
                             axum::http::StatusCode::OK,
@@ -183,7 +188,12 @@ async fn the_http_processor_adapter_sends_idempotency_keys_and_maps_answers() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, fake).await });
-    let url = format!("http://{addr}");
+    (format!("http://{addr}"), keys)
+}
+
+#[tokio::test]
+async fn the_http_processor_adapter_sends_idempotency_keys_and_maps_answers() {
+    let (url, keys) = fake_processor().await;
     let app = TestApp::spawn_with(&[("RAMPART_PAYMENT_PROCESSOR_URL", &url)]).await;
     let s = app.user("payer").await;
     let pay = |token: &'static str| {
@@ -194,13 +204,21 @@ async fn the_http_processor_adapter_sends_idempotency_keys_and_maps_answers() {
     };
     let ok = json(pay("tok_good").await.unwrap()).await;
     assert_eq!(ok["last_four"], "1881");
-    assert_eq!(ok["processor_id"], "ch_key-tok_good");
     assert_problem("declined", pay("tok_declined").await.unwrap(), 402).await;
     assert_problem("unknown token", pay("tok_other").await.unwrap(), 422).await;
-    assert_eq!(
-        *keys.lock().unwrap(),
-        ["key-tok_good", "key-tok_declined", "key-tok_other"]
-    );
+    let sent = keys.lock().unwrap().clone();
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert_eq!(ok["processor_id"], format!("ch_{}", sent[0]));
+    for (key, client_key) in sent
+        .iter()
+        .zip(["key-tok_good", "key-tok_declined", "key-tok_other"])
+    {
+        assert_ne!(key, client_key, "the key sent on is scoped to the user");
+        assert!(
+            !key.is_empty() && key.len() <= 255 && key.is_ascii(),
+            "{key}"
+        );
+    }
 
     let down =
         TestApp::spawn_with(&[("RAMPART_PAYMENT_PROCESSOR_URL", "http://127.0.0.1:9")]).await;
@@ -212,4 +230,101 @@ async fn the_http_processor_adapter_sends_idempotency_keys_and_maps_answers() {
         .await
         .unwrap();
     assert_problem("processor down", r, 503).await;
+}
+
+/// SPEC §11 (IETF Idempotency-Key draft): the same key with another body
+/// is 422 and charges nothing; the true retry still returns the first
+/// payment.
+#[tokio::test]
+async fn a_reused_key_with_another_body_is_refused() {
+    let app = TestApp::spawn().await;
+    let s = app.user("payer").await;
+    let pay = |amount: &'static str| {
+        app.authed(Method::POST, "/api/v2/payments", &s.access)
+            .header("idempotency-key", "invoice-7")
+            .json(&json!({"payment_token": "tok_visa", "amount": amount, "currency": "EUR"}))
+            .send()
+    };
+    let first = json(pay("10.00").await.unwrap()).await;
+    assert_eq!(first["amount"], "10.00");
+    let body = assert_problem("other amount", pay("9999.00").await.unwrap(), 422).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("Idempotency-Key"),
+        "{body}"
+    );
+    let retry = json(pay("10.00").await.unwrap()).await;
+    assert_eq!(retry["id"], first["id"]);
+    let list = json(
+        app.authed(Method::GET, "/api/v2/payments", &s.access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "charged once");
+}
+
+/// A burst of the same payment with one key charges once: the processor
+/// sees one charge, one payment is stored, every success names it, and the
+/// others are told the first is still in progress (409).
+#[tokio::test]
+async fn parallel_payments_with_one_key_charge_once() {
+    let (url, keys) = fake_processor().await;
+    let app = TestApp::spawn_with(&[("RAMPART_PAYMENT_PROCESSOR_URL", &url)]).await;
+    let s = app.user("payer").await;
+    let responses = burst(8, |_| {
+        app.authed(Method::POST, "/api/v2/payments", &s.access)
+            .header("idempotency-key", "cart-99")
+            .json(&json!({"payment_token": "tok_good", "amount": "5.00", "currency": "USD"}))
+            .send()
+    })
+    .await;
+    let mut ids = std::collections::HashSet::new();
+    for (i, r) in responses.into_iter().enumerate() {
+        let r = r.unwrap();
+        match r.status().as_u16() {
+            201 => {
+                ids.insert(json(r).await["id"].as_i64().unwrap());
+            }
+            _ => {
+                assert_problem(&format!("payment {i}"), r, 409).await;
+            }
+        }
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(keys.lock().unwrap().len(), 1, "one charge at the processor");
+    let list = json(
+        app.authed(Method::GET, "/api/v2/payments", &s.access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+/// Two users who pick the same key get their own charges: the key sent to
+/// the processor is derived from the user and the key.
+#[tokio::test]
+async fn the_same_key_from_two_users_makes_two_charges() {
+    let (url, keys) = fake_processor().await;
+    let app = TestApp::spawn_with(&[("RAMPART_PAYMENT_PROCESSOR_URL", &url)]).await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let pay = |token: &str| {
+        app.authed(Method::POST, "/api/v2/payments", token)
+            .header("idempotency-key", "order-1")
+            .json(&json!({"payment_token": "tok_good", "amount": "1.00", "currency": "USD"}))
+            .send()
+    };
+    let a = json(pay(&alice.access).await.unwrap()).await;
+    let b = json(pay(&bob.access).await.unwrap()).await;
+    assert_ne!(a["id"], b["id"]);
+    assert_ne!(
+        a["processor_id"], b["processor_id"],
+        "never the other's charge"
+    );
+    let sent = keys.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2);
+    assert_ne!(sent[0], sent[1]);
 }

@@ -25,6 +25,10 @@ async fn fresh_database() -> String {
     format!("{base}/{name}")
 }
 
+/// The checkpoint signing key every instance and the CLI share, as they
+/// would from one secrets provider.
+const AUDIT_SIGNING_KEY: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+
 /// An instance on `url`; all instances share their keys, as in production.
 async fn on_postgres(url: &str) -> TestApp {
     on_postgres_with(url, &[]).await
@@ -41,6 +45,7 @@ async fn on_postgres_with(url: &str, extra: &[(&str, &str)]) -> TestApp {
             "RAMPART_DATA_KEYS",
             "v1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
         ),
+        ("RAMPART_AUDIT_SIGNING_KEY", AUDIT_SIGNING_KEY),
     ];
     vars.extend_from_slice(extra);
     TestApp::spawn_with(&vars).await
@@ -267,4 +272,90 @@ async fn every_feature_works_on_postgres() {
     app.stop().await;
     let app = on_postgres(&url).await;
     assert_eq!(app.get("/health/ready").await.status(), 200);
+}
+
+/// SPEC §11: a purge run from the CLI (with its own, empty checkpoint
+/// directory) is anchored where every instance sees it: both instances
+/// keep verifying and keep writing checkpoints afterwards.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: scripts/test runs it"]
+async fn a_purge_from_the_cli_is_seen_by_every_instance() {
+    let url = fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let vars = [
+        ("RAMPART_DATABASE_URL", url.as_str()),
+        ("RAMPART_AUDIT_SIGNING_KEY", AUDIT_SIGNING_KEY),
+        ("RAMPART_AUDIT_RETENTION_DAYS", "30"),
+    ];
+    assert!(
+        rampart(dir.path(), &vars, &["migrate"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Five entries from 2020, chained as the server would have.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let mut prev: Option<rampart::audit::AuditEntry> = None;
+    for i in 0..5 {
+        let event =
+            rampart::audit::AuditEvent::new(rampart::audit::EventType::DataAccess).detail("old", i);
+        let entry = rampart::audit::AuditEntry::next(prev.as_ref(), "2020-01-01T00:00:00Z", &event);
+        sqlx::query("INSERT INTO audit_log (seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(entry.seq)
+            .bind(&entry.ts)
+            .bind(&entry.event_type)
+            .bind(&entry.user_id)
+            .bind(&entry.ip)
+            .bind(&entry.request_id)
+            .bind(&entry.details)
+            .bind(&entry.prev_hash)
+            .bind(&entry.hash)
+            .execute(&pool)
+            .await
+            .unwrap();
+        prev = Some(entry);
+    }
+    pool.close().await;
+    let (a, b) = (on_postgres(&url).await, on_postgres(&url).await);
+    a.user("recent_a").await;
+    let auditor = b.user_with_role("auditor_purge", Role::Auditor).await;
+    for app in [&a, &b] {
+        app.state()
+            .checkpoints
+            .write(&app.state().db)
+            .await
+            .unwrap();
+    }
+
+    let out = rampart(dir.path(), &vars, &["retention", "purge"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("through seq 5"), "{text}");
+
+    for (name, app) in [("A", &a), ("B", &b)] {
+        let v = verify(app, &auditor.access).await;
+        assert_eq!(v["ok"], true, "instance {name} after the purge: {v}");
+        app.user(&format!("after_{name}").to_lowercase()).await;
+        let written = app
+            .state()
+            .checkpoints
+            .write(&app.state().db)
+            .await
+            .unwrap();
+        assert!(written.is_some(), "instance {name} still checkpoints");
+    }
+    let out = rampart(dir.path(), &vars, &["audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

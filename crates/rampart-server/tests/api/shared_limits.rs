@@ -10,7 +10,7 @@ use std::{
 use futures_util::future::join_all;
 use serde_json::json;
 
-use crate::support::{PASSWORD, TestApp, assert_problem};
+use crate::support::{PASSWORD, TestApp, assert_problem, burst, json};
 
 fn redis_url(db: u8) -> String {
     let base = std::env::var("RAMPART_TEST_REDIS_URL").expect(
@@ -177,6 +177,87 @@ async fn without_redis_limits_fail_closed_unless_told_otherwise_and_logins_are_r
         attempt(&open, "anyone", PASSWORD).await,
         503,
         "lockout always fails closed"
+    );
+}
+
+/// SPEC §11: with the shared store gone, login and search answer 503
+/// problems (never 500), and search's per-user limit follows the fail-open
+/// setting like every other limit.
+#[tokio::test]
+#[ignore = "needs Redis: scripts/test runs it"]
+async fn without_redis_login_and_search_are_503_and_search_follows_fail_open() {
+    let mut redis = OwnRedis::start();
+    let closed = TestApp::spawn_with(&[("RAMPART_REDIS_URL", &redis.url)]).await;
+    let open = TestApp::spawn_with(&[
+        ("RAMPART_REDIS_URL", &redis.url),
+        ("RAMPART_RATE_LIMIT_FAIL_OPEN", "true"),
+    ])
+    .await;
+    let c = closed.user("searcher").await;
+    let o = open.user("searcher").await;
+    let _ = redis.child.kill();
+    let _ = redis.child.wait();
+
+    for (name, app) in [("closed", &closed), ("open", &open)] {
+        for password in [PASSWORD, "wrong-password-123"] {
+            let r = app
+                .post_json(
+                    "/api/v2/auth/login",
+                    &json!({"username": "searcher", "password": password}).to_string(),
+                )
+                .await;
+            assert_problem(&format!("{name} login"), r, 503).await;
+        }
+    }
+    let search = |app: &TestApp, token: &str| {
+        app.authed(reqwest::Method::GET, "/api/v2/search?q=widget", token)
+            .send()
+    };
+    assert_problem(
+        "closed search",
+        search(&closed, &c.access).await.unwrap(),
+        503,
+    )
+    .await;
+    let r = search(&open, &o.access).await.unwrap();
+    assert_eq!(r.status(), 200, "fail open: the search runs unlimited");
+    assert_eq!(json(r).await["items"], json!([]));
+}
+
+/// The lockout holds for a burst split over two instances sharing Redis:
+/// at most five guesses for one username are checked, at most twenty
+/// failures from one address.
+#[tokio::test]
+#[ignore = "needs Redis: scripts/test runs it"]
+async fn bursts_across_two_instances_are_checked_at_most_the_threshold() {
+    let (a, b) = pair(6, &[]).await;
+    a.register("twin_victim").await;
+    b.register("twin_victim").await;
+    let statuses = burst(30, |i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        async move { attempt(app, "twin_victim", "wrong-password-123").await }
+    })
+    .await;
+    let evaluated = statuses.iter().filter(|s| **s == 401).count();
+    assert!(evaluated <= 5, "{evaluated} evaluated: {statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        30 - evaluated,
+        "{statuses:?}"
+    );
+    assert_eq!(attempt(&b, "twin_victim", PASSWORD).await, 429);
+
+    let statuses = burst(40, |i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        async move { attempt(app, &format!("spray_{i}"), "wrong-password-123").await }
+    })
+    .await;
+    let evaluated = statuses.iter().filter(|s| **s == 401).count();
+    assert!(evaluated <= 20, "{evaluated} evaluated: {statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        40 - evaluated,
+        "{statuses:?}"
     );
 }
 

@@ -351,3 +351,23 @@ pub async fn assert_problem(
     );
     body
 }
+
+/// Runs `n` requests that are all built first and then released together
+/// through a barrier, as an attacker's burst would be; returns each
+/// request's result in order.
+pub async fn burst<T, F, Fut>(n: usize, make: F) -> Vec<T>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let barrier = tokio::sync::Barrier::new(n);
+    let barrier = &barrier;
+    let requests = (0..n).map(|i| {
+        let request = make(i);
+        async move {
+            barrier.wait().await;
+            request.await
+        }
+    });
+    futures_util::future::join_all(requests).await
+}
