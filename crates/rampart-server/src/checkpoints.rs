@@ -19,7 +19,7 @@ use std::{
 
 use base64::Engine as _;
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use rampart::audit::{Checkpoint, CheckpointKind, Verification, check_against};
+use rampart::audit::{Checkpoint, CheckpointKind, Verification};
 
 use crate::{
     config::Settings,
@@ -224,24 +224,39 @@ impl Checkpoints {
     }
 
     /// The newest statement of `kind` signed by the current key, from the
-    /// directory and the database. Any other (another key's, a rotated
-    /// key's, unreadable) is skipped with a warning: it proves nothing, so
-    /// it cannot fail verification by itself.
+    /// directory and the database (see [`Checkpoints::signed`]).
     pub async fn newest(
         &self,
         db: &Database,
         kind: CheckpointKind,
         warnings: &mut Vec<String>,
     ) -> Result<Option<Checkpoint>, CheckpointError> {
+        Ok(self
+            .signed(db, kind, warnings)
+            .await?
+            .into_iter()
+            .max_by_key(|cp| cp.seq))
+    }
+
+    /// Every statement of `kind` signed by the current key, from the
+    /// directory and the database. Any other (another key's, a rotated
+    /// key's, unreadable) is skipped with a warning: it proves nothing, so
+    /// it cannot fail verification by itself.
+    pub async fn signed(
+        &self,
+        db: &Database,
+        kind: CheckpointKind,
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<Checkpoint>, CheckpointError> {
         let key = self.verifying_key();
-        let mut newest: Option<Checkpoint> = None;
+        let mut valid = Vec::new();
         let mut consider = |cp: Checkpoint, source: &str, warnings: &mut Vec<String>| {
-            if !cp.verify(&key, kind) {
+            if cp.verify(&key, kind) {
+                valid.push(cp);
+            } else {
                 warnings.push(format!(
                     "{source} is not signed by the current audit signing key; skipped"
                 ));
-            } else if newest.as_ref().is_none_or(|n| cp.seq > n.seq) {
-                newest = Some(cp);
             }
         };
         let prefix = match kind {
@@ -273,12 +288,12 @@ impl Checkpoints {
             let source = format!("the database's {} at seq {}", kind.as_str(), cp.seq);
             consider(cp, &source, warnings);
         }
-        Ok(newest)
+        Ok(valid)
     }
 
     /// The chain's verification (from the purge anchor, when entries were
-    /// purged), then checked against the newest checkpoint; skipped
-    /// checkpoints are logged as warnings.
+    /// purged), checking every entry a signed checkpoint vouches for;
+    /// skipped checkpoints are logged as warnings.
     pub async fn verify(&self, db: &Database) -> Result<Verification, CheckpointError> {
         let (verification, warnings) = self.verify_reporting(db).await?;
         log_warnings(&warnings);
@@ -296,19 +311,23 @@ impl Checkpoints {
         let anchor = self
             .newest(db, CheckpointKind::PurgeAnchor, &mut warnings)
             .await?;
-        let newest = self.newest(db, CheckpointKind::Head, &mut warnings).await?;
-        let anchor_seq = anchor.as_ref().map_or(0, |a| a.seq);
-        let chain = audit.verify_from(anchor.map(|a| (a.seq, a.hash))).await?;
-        let verification = match newest {
-            None => chain,
-            // Entries the checkpoint names were purged; the anchor covers them.
-            Some(cp) if cp.seq <= anchor_seq => chain,
-            Some(cp) => {
-                let head = audit.head().await?.map_or(0, |(seq, _)| seq);
-                let at = audit.hash_at(cp.seq).await?;
-                check_against(chain, &cp, head, at.as_deref())
-            }
-        };
+        let heads = self.signed(db, CheckpointKind::Head, &mut warnings).await?;
+        let anchor_seq = anchor.as_ref().map(|a| a.seq);
+        let mut verification = audit
+            .verify_with(anchor.map(|a| (a.seq, a.hash)), &heads)
+            .await?;
+        // A purge appends its own event after the anchor, so an anchored
+        // chain is never empty: nothing after it means a cut tail.
+        if let Some(seq) = anchor_seq
+            && verification.ok
+            && verification.entries == 0
+        {
+            verification = Verification {
+                ok: false,
+                first_bad_seq: Some(seq + 1),
+                ..verification
+            };
+        }
         Ok((verification, warnings))
     }
 }

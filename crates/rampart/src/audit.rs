@@ -281,6 +281,8 @@ pub struct ChainVerifier {
     prev_hash: String,
     entries: u64,
     first_bad: Option<i64>,
+    /// Hashes signed checkpoints vouch for, by seq.
+    expected: std::collections::BTreeMap<i64, String>,
 }
 
 impl Default for ChainVerifier {
@@ -303,7 +305,25 @@ impl ChainVerifier {
             prev_hash: hash,
             entries: 0,
             first_bad: None,
+            expected: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// Also requires the entry at each checkpoint's `seq` to carry its
+    /// hash, and the chain to reach the highest one: every signed
+    /// checkpoint is checked during the one walk, not only the newest, so
+    /// a verifier that sees only some of them still catches a rewrite.
+    /// Checkpoints at or before the anchor are ignored (purged).
+    pub fn with_checkpoints<'a>(
+        mut self,
+        checkpoints: impl IntoIterator<Item = &'a Checkpoint>,
+    ) -> Self {
+        for cp in checkpoints {
+            if cp.seq > self.prev_seq {
+                self.expected.insert(cp.seq, cp.hash.clone());
+            }
+        }
+        self
     }
 
     /// Checks the next entry.
@@ -315,7 +335,11 @@ impl ChainVerifier {
         let in_order = entry.seq == self.prev_seq + 1;
         let linked = entry.prev_hash == self.prev_hash;
         let intact = entry.hash == entry.computed_hash();
-        if !(in_order && linked && intact) {
+        let vouched = self
+            .expected
+            .get(&entry.seq)
+            .is_none_or(|h| *h == entry.hash);
+        if !(in_order && linked && intact && vouched) {
             // A gap means the missing entry is the bad one.
             self.first_bad = Some(if entry.seq > self.prev_seq + 1 {
                 self.prev_seq + 1
@@ -335,10 +359,17 @@ impl ChainVerifier {
 
     /// The verdict.
     pub fn finish(&self) -> Verification {
+        // A checkpoint beyond the last entry: the tail was cut.
+        let cut = self
+            .expected
+            .last_key_value()
+            .filter(|(seq, _)| **seq > self.prev_seq)
+            .map(|_| self.prev_seq + 1);
+        let first_bad = self.first_bad.or(cut);
         Verification {
-            ok: self.first_bad.is_none(),
+            ok: first_bad.is_none(),
             entries: self.entries,
-            first_bad_seq: self.first_bad,
+            first_bad_seq: first_bad,
         }
     }
 }
@@ -590,6 +621,34 @@ mod tests {
         assert!(verify(&rewritten).ok);
         let caught = check_against(verify(&rewritten), &cp, 5, Some(&rewritten[4].hash));
         assert_eq!(caught.first_bad_seq, Some(5));
+    }
+
+    #[test]
+    fn every_signed_checkpoint_is_checked_in_the_walk() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+        let good = chain(6);
+        let sign =
+            |e: &AuditEntry| Checkpoint::sign(&key, CheckpointKind::Head, e.seq, &e.hash, "t");
+        let (old, newest) = (sign(&good[2]), sign(&good[5]));
+        let walk = |entries: &[AuditEntry], cps: &[Checkpoint]| {
+            let mut v = ChainVerifier::new().with_checkpoints(cps);
+            entries.iter().for_each(|e| v.push(e));
+            v.finish()
+        };
+        assert!(walk(&good, &[old.clone(), newest.clone()]).ok);
+        // Rewritten from entry 2 on, and the newest checkpoint hidden: the
+        // older one still catches it.
+        let mut rewritten: Vec<AuditEntry> = good[..1].to_vec();
+        for e in &good[1..] {
+            let event = AuditEvent::new(EventType::DataAccess).detail("forged", e.seq);
+            rewritten.push(AuditEntry::next(rewritten.last(), &e.ts, &event));
+        }
+        assert_eq!(
+            walk(&rewritten, std::slice::from_ref(&old)).first_bad_seq,
+            Some(3)
+        );
+        // The tail past a checkpoint cut away.
+        assert_eq!(walk(&good[..4], &[old, newest]).first_bad_seq, Some(5));
     }
 
     #[test]

@@ -20,3 +20,9 @@ CREATE TABLE payment_requests (
     claimed_at      BIGINT NOT NULL,
     PRIMARY KEY (user_id, idempotency_key)
 );
+
+-- Keys of payments made before this table existed: their retries replay
+-- the payment (an empty fingerprint matches any request).
+INSERT INTO payment_requests (user_id, idempotency_key, fingerprint, payment_id, claimed_at)
+SELECT user_id, idempotency_key, '', id, 0 FROM payments
+WHERE user_id IS NOT NULL AND idempotency_key IS NOT NULL;

@@ -22,7 +22,10 @@ use crate::{
     payments::{ChargeError, PaymentProcessor},
     routes::orders::{PageQuery, invalid_query, page, split_page},
     state::{AppState, Auth, caller_id},
-    store::payments::{Claim, PaymentRow},
+    store::{
+        StoreError,
+        payments::{Claim, PaymentRow},
+    },
 };
 
 /// Currencies accepted (ISO 4217, two minor digits).
@@ -209,8 +212,13 @@ pub async fn create(
     let charge = match charged {
         Ok(charge) => charge,
         Err(e) => {
-            // No charge happened: the key may be used again.
-            payments.release(user_id, &key).await?;
+            // A refusal means no charge: the key may be used again. An
+            // unreachable processor may still have charged, so the claim
+            // stays until it is stale and a retry takes it over (the
+            // processor's key makes that retry charge once).
+            if e != ChargeError::Unavailable {
+                payments.release(user_id, &key).await?;
+            }
             return Err(match e {
                 ChargeError::Declined => {
                     state.audit(event.detail("status", "declined")).await?;
@@ -231,7 +239,7 @@ pub async fn create(
             });
         }
     };
-    let row = payments
+    let row = match payments
         .insert(
             user_id,
             cents,
@@ -241,7 +249,26 @@ pub async fn create(
             &key,
             event.detail("status", "succeeded"),
         )
-        .await?;
+        .await
+    {
+        Ok(row) => row,
+        // A retry that took over a stale claim finished first: its payment
+        // is this request's too (the processor charged once, by key).
+        Err(StoreError::Conflict(_)) => {
+            match payments
+                .claim(user_id, &key, &fingerprint, CLAIM_STALE_SECS)
+                .await?
+            {
+                Claim::Replay(row) => row,
+                _ => {
+                    return Err(Problem::new(StatusCode::CONFLICT)
+                    .with_detail("A payment with this Idempotency-Key is still in progress; retry later.")
+                    .into());
+                }
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok((StatusCode::CREATED, Json(Payment::from(&row))).into_response())
 }
 

@@ -50,8 +50,11 @@ pub async fn append_in(
     // Time never goes backwards along the chain, even when instances'
     // clocks differ a little: the retention purge relies on it.
     let now = now_rfc3339();
+    // A previous time far in the future (a broken clock, a forged entry) is
+    // not followed: that entry then shows as time going backwards.
     let (seq, prev, ts) = match last {
-        Some((s, h, last_ts)) => (s + 1, h, now.max(last_ts)),
+        Some((s, h, last_ts)) if last_ts <= in_five_minutes() => (s + 1, h, now.max(last_ts)),
+        Some((s, h, _)) => (s + 1, h, now),
         None => (1, rampart::audit::GENESIS_HASH.to_owned(), now),
     };
     let entry = AuditEntry::after(seq, prev, &ts, event);
@@ -90,6 +93,11 @@ async fn insert_checkpoint(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+fn in_five_minutes() -> String {
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(300);
+    humantime::format_rfc3339_seconds(later).to_string()
 }
 
 /// Filters of the audit listing.
@@ -225,8 +233,9 @@ impl Audit {
         Ok(done.rows_affected())
     }
 
-    /// Stores a signed checkpoint of `kind` (a repeat is ignored); of the
-    /// head checkpoints only the newest few are kept.
+    /// Stores a signed checkpoint of `kind` (a repeat is ignored). A head
+    /// checkpoint replaces the older heads: it vouches for the same chain
+    /// further on (the directory keeps every one).
     pub async fn store_checkpoint(
         &self,
         kind: CheckpointKind,
@@ -235,25 +244,20 @@ impl Audit {
         let mut conn = self.pool.acquire().await?;
         insert_checkpoint(&mut conn, kind, checkpoint).await?;
         if kind == CheckpointKind::Head {
-            sqlx::query(
-                "DELETE FROM audit_checkpoints WHERE kind = $1 AND seq < \
-                 (SELECT min(seq) FROM (SELECT seq FROM audit_checkpoints WHERE kind = $2 \
-                  ORDER BY seq DESC LIMIT 16) AS newest)",
-            )
-            .bind(kind.as_str())
-            .bind(kind.as_str())
-            .execute(&mut *conn)
-            .await?;
+            sqlx::query("DELETE FROM audit_checkpoints WHERE kind = $1 AND seq < $2")
+                .bind(kind.as_str())
+                .bind(checkpoint.seq)
+                .execute(&mut *conn)
+                .await?;
         }
         Ok(())
     }
 
-    /// The stored checkpoints of `kind`, newest first (signatures not yet
-    /// checked).
+    /// Every stored checkpoint of `kind`, newest first (signatures not yet
+    /// checked: the caller skips what its key did not sign).
     pub async fn checkpoints(&self, kind: CheckpointKind) -> Result<Vec<Checkpoint>, StoreError> {
         let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
-            "SELECT seq, hash, ts, signature FROM audit_checkpoints WHERE kind = $1 \
-             ORDER BY seq DESC LIMIT 64",
+            "SELECT seq, hash, ts, signature FROM audit_checkpoints WHERE kind = $1 ORDER BY seq DESC",
         )
         .bind(kind.as_str())
         .fetch_all(&self.pool)
@@ -274,10 +278,31 @@ impl Audit {
         &self,
         anchor: Option<(i64, String)>,
     ) -> Result<Verification, StoreError> {
-        match anchor {
-            Some((seq, hash)) => self.verify_after(seq, &hash).await,
-            None => self.verify().await,
+        self.verify_with(anchor, &[]).await
+    }
+
+    /// [`Audit::verify_from`], also checking every entry a signed
+    /// checkpoint vouches for.
+    pub async fn verify_with(
+        &self,
+        anchor: Option<(i64, String)>,
+        checkpoints: &[Checkpoint],
+    ) -> Result<Verification, StoreError> {
+        let (after, verifier) = match anchor {
+            Some((seq, hash)) => (seq, ChainVerifier::anchored(seq, hash)),
+            None => (0, ChainVerifier::new()),
+        };
+        let mut verifier = verifier.with_checkpoints(checkpoints);
+        let mut rows = sqlx::query_as::<_, Row>(
+            "SELECT seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash FROM audit_log \
+             WHERE seq > $1 ORDER BY seq",
+        )
+        .bind(after)
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            verifier.push(&AuditEntry::from(row));
         }
+        Ok(verifier.finish())
     }
 
     /// Entries per event type.
@@ -310,29 +335,11 @@ impl Audit {
 
     /// Walks the entries after `seq`, expecting them to continue from `hash`.
     pub async fn verify_after(&self, seq: i64, hash: &str) -> Result<Verification, StoreError> {
-        let mut verifier = ChainVerifier::anchored(seq, hash.to_owned());
-        let mut rows = sqlx::query_as::<_, Row>(
-            "SELECT seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash FROM audit_log \
-             WHERE seq > $1 ORDER BY seq",
-        )
-        .bind(seq)
-        .fetch(&self.pool);
-        while let Some(row) = rows.try_next().await? {
-            verifier.push(&AuditEntry::from(row));
-        }
-        Ok(verifier.finish())
+        self.verify_with(Some((seq, hash.to_owned())), &[]).await
     }
 
     /// Walks the whole chain in order.
     pub async fn verify(&self) -> Result<Verification, StoreError> {
-        let mut verifier = ChainVerifier::new();
-        let mut rows = sqlx::query_as::<_, Row>(
-            "SELECT seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash FROM audit_log ORDER BY seq",
-        )
-        .fetch(&self.pool);
-        while let Some(row) = rows.try_next().await? {
-            verifier.push(&AuditEntry::from(row));
-        }
-        Ok(verifier.finish())
+        self.verify_with(None, &[]).await
     }
 }

@@ -94,7 +94,8 @@ impl Payments {
                 .await?;
                 Claim::New
             }
-            Some((stored, _, _)) if stored != fingerprint => Claim::Mismatch,
+            // Keys from before fingerprints were kept match any request.
+            Some((stored, _, _)) if !stored.is_empty() && stored != fingerprint => Claim::Mismatch,
             Some((_, Some(payment_id), _)) => {
                 let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1");
                 match sqlx::query_as::<_, PaymentRow>(&sql)

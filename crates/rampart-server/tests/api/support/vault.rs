@@ -34,6 +34,7 @@ struct Inner {
     renewals: u32,
     reads: u32,
     issued: u32,
+    failing_lookups: u32,
 }
 
 /// The running fake.
@@ -169,6 +170,12 @@ impl FakeVault {
         self.inner.lock().unwrap().kv.remove(mount_path);
     }
 
+    /// The next `n` token lookups fail with 503 (a sealed or restarting
+    /// Vault).
+    pub fn fail_next_lookups(&self, n: u32) {
+        self.inner.lock().unwrap().failing_lookups = n;
+    }
+
     pub fn logins(&self) -> u32 {
         self.inner.lock().unwrap().logins
     }
@@ -222,7 +229,15 @@ async fn login(State(inner): State<Arc<Mutex<Inner>>>, Json(body): Json<Value>) 
 }
 
 async fn lookup(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> Response {
-    let inner = inner.lock().unwrap();
+    let mut inner = inner.lock().unwrap();
+    if inner.failing_lookups > 0 {
+        inner.failing_lookups -= 1;
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"errors": ["Vault is sealed"]})),
+        )
+            .into_response();
+    }
     let Some(token) = valid(&inner, &headers) else {
         return denied();
     };
