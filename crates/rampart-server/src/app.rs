@@ -193,11 +193,15 @@ pub fn with_stack(routes: Router<AppState>, state: AppState) -> impl HttpService
             )
             .fail_open(settings.rate_limit_fail_open),
         )
-        // 12. no card number in any JSON body reaches a handler or a log
-        .layer(CardGuardLayer::new(
-            CardAudit(std::sync::Arc::new(state.clone())),
-            settings.max_body_bytes,
-        ))
+        // 12. no card number in a query string, a stored header or a JSON
+        //     body reaches a handler or a log
+        .layer(
+            CardGuardLayer::new(
+                CardAudit(std::sync::Arc::new(state.clone())),
+                settings.max_body_bytes,
+            )
+            .with_headers([http::HeaderName::from_static("idempotency-key")]),
+        )
         .service(router)
 }
 

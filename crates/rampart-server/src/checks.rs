@@ -108,6 +108,14 @@ pub fn production(settings: &Settings) -> Report {
             "use PostgreSQL for several instances, or drop RAMPART_REDIS_URL for one",
         ));
     }
+    if settings.payment_processor_url.is_none() {
+        report.push(Finding::warning(
+            "payments.test_processor",
+            "RAMPART_PAYMENT_PROCESSOR_URL is unset: in production payments answer 503 \
+             (the built-in test processor serves development only)",
+            "set RAMPART_PAYMENT_PROCESSOR_URL to your payment processor",
+        ));
+    }
     if settings
         .trusted_proxies
         .iter()
@@ -211,8 +219,22 @@ mod tests {
         let r = report(&[
             ("RAMPART_SECRET_KEY", GOOD_KEY),
             ("RAMPART_DATA_KEYS", GOOD_DATA),
+            (
+                "RAMPART_PAYMENT_PROCESSOR_URL",
+                "https://payments.example.com",
+            ),
         ]);
         assert!(r.is_empty(), "{r}");
+    }
+
+    #[test]
+    fn production_without_a_payment_processor_is_warned_about() {
+        let r = report(&[
+            ("RAMPART_SECRET_KEY", GOOD_KEY),
+            ("RAMPART_DATA_KEYS", GOOD_DATA),
+        ]);
+        assert!(r.contains("payments.test_processor"), "{r}");
+        assert!(!r.has_failures(), "a warning, not a failure: {r}");
     }
 
     #[test]

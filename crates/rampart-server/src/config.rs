@@ -105,16 +105,13 @@ impl Source {
     /// The process environment, on top of `./.env` when it exists.
     pub fn from_process() -> Result<Self, ConfigError> {
         let mut vars = HashMap::new();
-        match dotenvy::from_path_iter(".env") {
-            Ok(iter) => {
-                for item in iter {
-                    let (k, v) =
-                        item.map_err(|e| invalid("(.env)", format!("cannot parse .env: {e}")))?;
-                    vars.insert(k, v);
-                }
-            }
-            Err(e) if e.not_found() => {}
-            Err(e) => return Err(invalid("(.env)", format!("cannot read .env: {e}"))),
+        // The library's reader: a bad line is reported by number and
+        // variable name, never quoted.
+        let pairs = rampart::secrets::dotenv::read(std::path::Path::new(".env"))
+            .map_err(|e| invalid("(.env)", e.to_string()))?;
+        for (k, v) in pairs {
+            use rampart::secrets::ExposeSecret as _;
+            vars.insert(k, v.expose_secret().to_owned());
         }
         vars.retain(|k, _| is_ours(k));
         vars.extend(std::env::vars().filter(|(k, _)| is_ours(k)));

@@ -7,7 +7,13 @@ use rampart::{input::sanitize_html, password::check_strength, problem::FieldErro
 /// Usernames nobody may register, matched as whole names in any case.
 const RESERVED_USERNAMES: &[&str] = &["admin", "root", "system", "api"];
 
-/// 3–50 of `[A-Za-z0-9_]`, not reserved.
+/// The prefix erasure gives usernames (`deleted_<id>`).
+pub const ERASED_PREFIX: &str = "deleted_";
+
+/// The domain erasure gives emails (`deleted_<id>@erased.invalid`).
+pub const ERASED_DOMAIN: &str = "@erased.invalid";
+
+/// 3–50 of `[A-Za-z0-9_]`, not reserved (nor beginning `deleted_`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
 
@@ -21,7 +27,12 @@ impl Username {
         if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err("may contain only letters, digits and underscores");
         }
-        if RESERVED_USERNAMES.iter().any(|r| r.eq_ignore_ascii_case(s)) {
+        // `deleted_<id>` is what erasure renames an account to: a live
+        // account of that name would make user <id>'s erasure collide.
+        if RESERVED_USERNAMES.iter().any(|r| r.eq_ignore_ascii_case(s))
+            || s.get(..ERASED_PREFIX.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(ERASED_PREFIX))
+        {
             return Err("is reserved");
         }
         Ok(Self(s.to_owned()))
@@ -30,6 +41,12 @@ impl Username {
     /// The name.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether `s` has the shape of a username (3–50 of `[A-Za-z0-9_]`),
+    /// reserved or not: only such a name can belong to an account.
+    pub fn fits_grammar(s: &str) -> bool {
+        (3..=50).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     }
 }
 
@@ -43,6 +60,12 @@ impl Email {
         let s = s.trim();
         if s.len() > 254 || !email_address::EmailAddress::is_valid(s) {
             return Err("is not a valid email address");
+        }
+        let erased = s.len() >= ERASED_DOMAIN.len()
+            && s.get(s.len() - ERASED_DOMAIN.len()..)
+                .is_some_and(|d| d.eq_ignore_ascii_case(ERASED_DOMAIN));
+        if erased {
+            return Err("uses a reserved domain");
         }
         Ok(Self(s.to_owned()))
     }
@@ -157,6 +180,26 @@ pub fn parse_text(s: &str, max: usize) -> Result<String, String> {
     Ok(s.trim().to_owned())
 }
 
+/// Multi-line free text (an address, notes) of at most `max` characters:
+/// newlines and tabs allowed, other control characters not.
+pub fn parse_multiline(s: &str, max: usize) -> Result<String, String> {
+    if s.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if s.chars().any(rampart::input::is_forbidden_control) {
+        return Err("must not contain control characters".to_owned());
+    }
+    Ok(s.trim().to_owned())
+}
+
+/// A single-line value: no control characters at all (no tab or newline).
+pub fn single_line(s: &str) -> Result<&str, &'static str> {
+    if s.chars().any(char::is_control) {
+        return Err("must not contain control characters");
+    }
+    Ok(s)
+}
+
 /// Digits, spaces and `+ ( ) - .`, at most 32 characters.
 pub fn parse_phone(s: &str) -> Result<String, &'static str> {
     let ok = s.len() <= 32
@@ -210,6 +253,9 @@ mod tests {
             ("reserved", "Admin", false),
             ("reserved root", "ROOT", false),
             ("contains reserved", "administrator", true),
+            ("erasure form", "deleted_12", false),
+            ("erasure form any case", "DELETED_x", false),
+            ("erasure word inside", "undeleted_1", true),
         ];
         for (name, input, ok) in cases {
             assert_eq!(Username::parse(input).is_ok(), ok, "case {name}");

@@ -52,12 +52,31 @@ pub struct CardAudit(pub std::sync::Arc<AppState>);
 
 impl rampart::pci::CardDataHook for CardAudit {
     async fn refused(&self, parts: &Parts) {
-        let event = Ctx::of(parts)
+        let mut event = Ctx::of(parts)
             .event(EventType::SecurityViolation)
             .detail("reason", "card_data")
             .detail("method", parts.method.as_str())
             .detail("path", parts.uri.path());
+        event.user_id = self.0.bearer_subject(parts);
         self.0.audit_or_log(event).await;
+    }
+}
+
+impl AppState {
+    /// The subject of a validly signed bearer token on the request, if any:
+    /// the caller a refusal is attributed to (forensics needs the who even
+    /// when the refusal comes before authentication).
+    pub fn bearer_subject(&self, parts: &Parts) -> Option<String> {
+        let value = parts
+            .headers
+            .get(http::header::AUTHORIZATION)?
+            .to_str()
+            .ok()?;
+        let (scheme, token) = value.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        self.jwt.verify(token.trim()).ok().map(|claims| claims.sub)
     }
 }
 

@@ -135,10 +135,13 @@ impl PaymentProcessor for HttpProcessor {
 /// The configured processor.
 #[derive(Debug, Clone)]
 pub enum Processor {
-    /// The built-in test processor.
+    /// The built-in test processor (development only).
     Test(TestProcessor),
     /// A processor over HTTP.
     Http(HttpProcessor),
+    /// None: production without `RAMPART_PAYMENT_PROCESSOR_URL`. Every
+    /// charge is unavailable (503), so `tok_visa` never succeeds there.
+    Unconfigured,
 }
 
 impl PaymentProcessor for Processor {
@@ -158,6 +161,7 @@ impl PaymentProcessor for Processor {
                 p.charge(token, amount_cents, currency, idempotency_key)
                     .await
             }
+            Self::Unconfigured => Err(ChargeError::Unavailable),
         }
     }
 }

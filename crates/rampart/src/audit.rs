@@ -167,6 +167,45 @@ impl AuditEvent {
     }
 }
 
+/// The longest string kept in an entry's details, in characters: a
+/// client-supplied value (a 60 000-character username) is truncated to
+/// this, ending in [`TRUNCATED`], so the trail grows by a bounded amount
+/// per request whatever is sent.
+pub const MAX_DETAIL_CHARS: usize = 256;
+
+/// How a truncated detail ends.
+pub const TRUNCATED: &str = "…[truncated]";
+
+fn bound_strings(value: &mut Value) {
+    match value {
+        Value::String(s) if s.chars().count() > MAX_DETAIL_CHARS => {
+            let keep = MAX_DETAIL_CHARS - TRUNCATED.chars().count();
+            let mut cut: String = s.chars().take(keep).collect();
+            cut.push_str(TRUNCATED);
+            *s = cut;
+        }
+        Value::Array(items) => items.iter_mut().for_each(bound_strings),
+        Value::Object(map) => {
+            let long: Vec<String> = map
+                .keys()
+                .filter(|k| k.chars().count() > MAX_DETAIL_CHARS)
+                .cloned()
+                .collect();
+            for key in long {
+                if let Some(v) = map.remove(&key) {
+                    let mut short = Value::String(key);
+                    bound_strings(&mut short);
+                    if let Value::String(k) = short {
+                        map.insert(k, v);
+                    }
+                }
+            }
+            map.values_mut().for_each(bound_strings);
+        }
+        _ => {}
+    }
+}
+
 /// Where events go: the application's durable, serialised store. An
 /// implementation returns only once the entry is durable, so a request can
 /// be acknowledged after its events.
@@ -218,6 +257,7 @@ impl AuditEntry {
     pub fn after(seq: i64, prev_hash: String, ts: &str, event: &AuditEvent) -> Self {
         let mut details = event.details.clone();
         redact_json(&mut details);
+        bound_strings(&mut details);
         let mut entry = Self {
             seq,
             ts: ts.to_owned(),
@@ -649,6 +689,45 @@ mod tests {
         );
         // The tail past a checkpoint cut away.
         assert_eq!(walk(&good[..4], &[old, newest]).first_bad_seq, Some(5));
+    }
+
+    proptest::proptest! {
+        /// Whatever a client sends, no string in an entry's details is
+        /// longer than the bound, and short ones are kept whole.
+        #[test]
+        fn details_are_bounded_for_any_input(
+            values in proptest::collection::vec(proptest::prelude::any::<String>(), 0..4),
+            long in 0usize..3000,
+            ch in proptest::prelude::any::<char>(),
+        ) {
+            let mut event = AuditEvent::new(EventType::LoginFailure)
+                .detail("username", std::iter::repeat_n(ch, long).collect::<String>())
+                .detail("nested", serde_json::json!({"list": values.clone()}));
+            for (i, v) in values.iter().enumerate() {
+                event = event.detail(&format!("k{i}"), v.as_str());
+            }
+            let entry = AuditEntry::next(None, "2026-12-01T00:00:00Z", &event);
+            let details: Value = serde_json::from_str(&entry.details).unwrap();
+            fn strings(v: &Value, out: &mut Vec<String>) {
+                match v {
+                    Value::String(s) => out.push(s.clone()),
+                    Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+                    Value::Object(m) => m.iter().for_each(|(k, x)| { out.push(k.clone()); strings(x, out) }),
+                    _ => {}
+                }
+            }
+            let mut all = Vec::new();
+            strings(&details, &mut all);
+            for s in &all {
+                proptest::prop_assert!(s.chars().count() <= MAX_DETAIL_CHARS, "{} chars", s.chars().count());
+            }
+            let username = details["username"].as_str().unwrap_or_default();
+            if long > MAX_DETAIL_CHARS {
+                proptest::prop_assert!(username.ends_with(TRUNCATED));
+            }
+            // A few hundred bytes per client string, at most.
+            proptest::prop_assert!(entry.details.len() <= (values.len() * 2 + 2) * 4 * (MAX_DETAIL_CHARS + 16) + 64);
+        }
     }
 
     #[test]

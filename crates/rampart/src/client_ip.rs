@@ -229,12 +229,16 @@ where
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-        let forwarded = req
+        // The header's bytes, not `to_str()`: one non-ASCII byte anywhere
+        // would otherwise hide every entry, and the client would resolve to
+        // the proxy. An entry that is not an address still stops the walk.
+        let forwarded: Vec<std::borrow::Cow<'_, str>> = req
             .headers()
             .get_all(&X_FORWARDED_FOR)
             .iter()
-            .filter_map(|v| v.to_str().ok());
-        let client = resolve(peer, forwarded, &self.trusted);
+            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+            .collect();
+        let client = resolve(peer, forwarded.iter().map(|v| v.as_ref()), &self.trusted);
         req.extensions_mut().insert(ClientIp(client));
         self.inner.call(req)
     }

@@ -146,11 +146,45 @@ pub fn is_json_content_type(headers: &http::HeaderMap) -> bool {
             || sub.len() > 5 && sub[sub.len() - 5..].eq_ignore_ascii_case("+json"))
 }
 
-/// Parses a JSON document as `T`, as [`StrictJson`] does.
+/// Parses a JSON document as `T`, as [`StrictJson`] does, in this order:
+///
+/// 1. syntax, trailing bytes included (400): a malformed body is malformed
+///    whatever its fields say;
+/// 2. the document must be a JSON object (422): serde would otherwise fill
+///    a struct from an array by position, so `["alice","pw"]` would log in
+///    and anything in front that inspects keys would be bypassed;
+/// 3. no control characters in any string or key except tab and newline
+///    (422 naming the field): NUL and escapes cannot reach a database or a
+///    terminal (single-line fields should refuse tab and newline too);
+/// 4. the fields of `T` (422 naming the field; duplicate keys refused).
 pub fn parse_json<T>(bytes: &[u8]) -> Result<T, StrictJsonRejection>
 where
     T: DeserializeOwned,
 {
+    let document: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_io() {
+            StrictJsonRejection::Unreadable
+        } else {
+            StrictJsonRejection::Syntax {
+                line: e.line(),
+                column: e.column(),
+            }
+        }
+    })?;
+    if !document.is_object() {
+        return Err(StrictJsonRejection::Invalid(vec![FieldError::new(
+            "body",
+            "must be a JSON object",
+        )]));
+    }
+    if let Some(field) = control_character_at(&document, "") {
+        return Err(StrictJsonRejection::Invalid(vec![FieldError::new(
+            field,
+            "must not contain control characters",
+        )]));
+    }
+    // From the bytes again, not the parsed value: the value keeps only the
+    // last of duplicate keys, the deserializer refuses them.
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = match serde_path_to_error::deserialize(&mut de) {
         Ok(v) => v,
@@ -160,13 +194,42 @@ where
             return Err(classify(&path, &inner));
         }
     };
-    if let Err(e) = de.end() {
-        return Err(StrictJsonRejection::Syntax {
-            line: e.line(),
-            column: e.column(),
-        });
-    }
     Ok(value)
+}
+
+/// A control character other than tab and newline.
+pub fn is_forbidden_control(c: char) -> bool {
+    c.is_control() && c != '\t' && c != '\n'
+}
+
+/// The path of the first string or key holding a forbidden control
+/// character.
+fn control_character_at(value: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::String(s) => s.chars().any(is_forbidden_control).then(|| path.to_owned()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| control_character_at(v, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.chars().any(char::is_control) {
+                Some(join(
+                    &k.chars().filter(|c| !c.is_control()).collect::<String>(),
+                ))
+            } else {
+                control_character_at(v, &join(k))
+            }
+        }),
+        _ => None,
+    }
 }
 
 fn classify(path: &str, e: &serde_json::Error) -> StrictJsonRejection {
@@ -275,6 +338,9 @@ where
     }
 }
 
+/// The detail of a 422 for query parameters.
+pub const QUERY_INVALID: &str = "The query parameters are invalid.";
+
 /// A query string parsed as `T`; any failure is 422 naming the parameter.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Query<T>(pub T);
@@ -298,7 +364,7 @@ where
                 if error.field.is_empty() {
                     error.field = "query".to_owned();
                 }
-                Problem::validation(vec![error]).with_detail("The query parameters are invalid.")
+                Problem::validation(vec![error]).with_detail(QUERY_INVALID)
             })
     }
 }

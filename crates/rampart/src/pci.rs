@@ -1,19 +1,30 @@
-//! Card numbers (PANs) in free text, by the rule of SPEC §10.
+//! Card numbers (PANs) in free text, in any script.
 //!
-//! A candidate is a maximal run of 13–19 digits in which consecutive digits
-//! may be separated by one space or one dash; it is a card number when it
-//! passes the Luhn check. Runs of 20 or more digits are not candidates, so
-//! long ids and hashes do not trip it.
+//! Threat: a card number slipped into a field, a file name, a header or a
+//! query string, written so that a scanner looking for ASCII digits misses
+//! it (fullwidth `４１１１…`, Arabic-Indic `٤١١١…`, mathematical bold,
+//! no-break spaces, en dashes, zero-width spaces between the digits).
+//!
+//! Rule: a candidate is a maximal run of 13–19 decimal digits — of any
+//! script (Unicode category Nd) — in which consecutive digits may be
+//! separated by one space or dash (categories Zs and Pd), with any number
+//! of invisible format characters (Cf) anywhere between them; it is a card
+//! number when it passes the Luhn check. Runs of 20 or more digits are not
+//! candidates, so long ids and hashes do not trip it.
 //!
 //! ```
 //! use rampart::pci::{contains_card_number, find_card_numbers};
 //!
 //! assert!(contains_card_number("card 4111 1111 1111 1111 exp 12/29"));
+//! assert!(contains_card_number("４１１１１１１１１１１１１１１１"));  // fullwidth
+//! assert!(contains_card_number("4111\u{a0}1111\u{200b}1111–1111"));
 //! assert!(!contains_card_number("order 4111111111111112"));   // not Luhn-valid
 //! assert_eq!(find_card_numbers("x4111-1111-1111-1111").len(), 1);
 //! ```
 
 use std::ops::Range;
+
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
 
 /// The Luhn checksum over ASCII digits.
 pub fn luhn_valid(digits: &[u8]) -> bool {
@@ -31,40 +42,102 @@ pub fn luhn_valid(digits: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// A decimal digit of any script, with its value.
+    Digit(u8),
+    /// A visible space or dash.
+    Separator,
+    /// An invisible format character (zero-width space, joiner, soft hyphen…).
+    Invisible,
+    Other,
+}
+
+fn is_decimal(c: char) -> bool {
+    c.is_ascii_digit() || (!c.is_ascii() && c.general_category() == GeneralCategory::DecimalNumber)
+}
+
+fn classify(c: char) -> Class {
+    if c.is_ascii_digit() {
+        return Class::Digit(c as u8 - b'0');
+    }
+    if c.is_ascii() {
+        return if c == ' ' || c == '-' {
+            Class::Separator
+        } else {
+            Class::Other
+        };
+    }
+    match c.general_category() {
+        GeneralCategory::DecimalNumber => Class::Digit(decimal_value(c)),
+        GeneralCategory::SpaceSeparator | GeneralCategory::DashPunctuation => Class::Separator,
+        GeneralCategory::Format => Class::Invisible,
+        _ => Class::Other,
+    }
+}
+
+/// The value of a non-ASCII decimal digit. Unicode assigns Nd digits in
+/// contiguous runs of ten starting at zero, so a digit's value is its
+/// distance from the start of its block of consecutive Nd characters,
+/// modulo ten.
+fn decimal_value(c: char) -> u8 {
+    let mut start = c as u32;
+    while let Some(prev) = start.checked_sub(1).and_then(char::from_u32)
+        && is_decimal(prev)
+    {
+        start -= 1;
+    }
+    ((c as u32 - start) % 10) as u8
+}
+
 /// Byte ranges of every card number in `text`.
 pub fn find_card_numbers(text: &str) -> Vec<Range<usize>> {
-    let bytes = text.as_bytes();
+    let chars: Vec<(usize, char, Class)> = text
+        .char_indices()
+        .map(|(i, c)| (i, c, classify(c)))
+        .collect();
     let mut found = Vec::new();
-    let mut i = 0;
     let mut digits = Vec::with_capacity(19);
-    while i < bytes.len() {
-        if !bytes[i].is_ascii_digit() {
+    let mut i = 0;
+    while i < chars.len() {
+        if !matches!(chars[i].2, Class::Digit(_)) {
             i += 1;
             continue;
         }
         // A maximal run starting at i.
-        let start = i;
         digits.clear();
-        let mut end = i;
-        while end < bytes.len() {
-            let b = bytes[end];
-            if b.is_ascii_digit() {
-                digits.push(b);
-                end += 1;
-            } else if (b == b' ' || b == b'-')
-                && end + 1 < bytes.len()
-                && bytes[end + 1].is_ascii_digit()
-                && end > start
-            {
-                end += 1;
+        let start = chars[i].0;
+        let mut last = i;
+        let mut j = i;
+        while j < chars.len() {
+            let Class::Digit(d) = chars[j].2 else { break };
+            digits.push(b'0' + d);
+            last = j;
+            // What may follow: invisibles and at most one visible separator,
+            // then another digit.
+            let mut k = j + 1;
+            let mut visible = 0;
+            while k < chars.len() {
+                match chars[k].2 {
+                    Class::Invisible => k += 1,
+                    Class::Separator if visible == 0 => {
+                        visible += 1;
+                        k += 1;
+                    }
+                    _ => break,
+                }
+            }
+            if k < chars.len() && matches!(chars[k].2, Class::Digit(_)) {
+                j = k;
             } else {
                 break;
             }
         }
+        let end = chars[last].0 + chars[last].1.len_utf8();
         if (13..=19).contains(&digits.len()) && luhn_valid(&digits) {
             found.push(start..end);
         }
-        i = end.max(i + 1);
+        i = last + 1;
     }
     found
 }
@@ -72,6 +145,13 @@ pub fn find_card_numbers(text: &str) -> Vec<Range<usize>> {
 /// Whether `text` holds a card number.
 pub fn contains_card_number(text: &str) -> bool {
     !find_card_numbers(text).is_empty()
+}
+
+/// Whether any key or value of a URL query string holds a card number
+/// (after percent-decoding).
+pub fn query_contains_card_number(query: &str) -> bool {
+    form_urlencoded::parse(query.as_bytes())
+        .any(|(k, v)| contains_card_number(&k) || contains_card_number(&v))
 }
 
 /// Whether any string or number anywhere in a JSON value holds a card number.
@@ -97,19 +177,33 @@ pub trait CardDataHook: Clone + Send + Sync + 'static {
     -> impl std::future::Future<Output = ()> + Send;
 }
 
-/// Layer refusing (422) any JSON request body that contains a card number
-/// anywhere (SPEC §6): before any handler or log sees it. Bodies are read up
-/// to `max_bytes` (larger is 413); other content types pass untouched.
+/// Layer refusing (422) any request whose query string, listed headers
+/// ([`CardGuardLayer::with_headers`]) or JSON body contains a card number
+/// anywhere: before any handler or log sees it. JSON bodies are read up to
+/// `max_bytes` (larger is 413); other bodies pass untouched (a multipart
+/// file name is the handler's to check, with [`contains_card_number`]).
 #[derive(Debug, Clone)]
 pub struct CardGuardLayer<H> {
     hook: H,
     max_bytes: usize,
+    headers: std::sync::Arc<[http::HeaderName]>,
 }
 
 impl<H> CardGuardLayer<H> {
     /// Refusals are reported to `hook`.
     pub fn new(hook: H, max_bytes: usize) -> Self {
-        Self { hook, max_bytes }
+        Self {
+            hook,
+            max_bytes,
+            headers: std::sync::Arc::new([]),
+        }
+    }
+
+    /// Also scans these request headers (those the application stores or
+    /// logs, such as `Idempotency-Key`).
+    pub fn with_headers(mut self, headers: impl IntoIterator<Item = http::HeaderName>) -> Self {
+        self.headers = headers.into_iter().collect();
+        self
     }
 }
 
@@ -121,6 +215,7 @@ impl<H: Clone, S> tower::Layer<S> for CardGuardLayer<H> {
             inner,
             hook: self.hook.clone(),
             max_bytes: self.max_bytes,
+            headers: self.headers.clone(),
         }
     }
 }
@@ -131,6 +226,18 @@ pub struct CardGuard<H, S> {
     inner: S,
     hook: H,
     max_bytes: usize,
+    headers: std::sync::Arc<[http::HeaderName]>,
+}
+
+fn refusal() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    crate::problem::Problem::typed(
+        http::StatusCode::UNPROCESSABLE_ENTITY,
+        "urn:rampart:problem:card-data",
+        "Card data is not accepted",
+    )
+    .with_detail("Card numbers may not be sent to this API; use a payment token.")
+    .into_response()
 }
 
 impl<H, S> tower::Service<axum::extract::Request> for CardGuard<H, S>
@@ -161,6 +268,21 @@ where
         use futures_util::future::Either;
         use http_body_util::BodyExt;
 
+        let in_query = req.uri().query().is_some_and(query_contains_card_number);
+        let in_headers = self.headers.iter().any(|name| {
+            req.headers()
+                .get_all(name)
+                .iter()
+                .any(|v| contains_card_number(&String::from_utf8_lossy(v.as_bytes())))
+        });
+        if in_query || in_headers {
+            let hook = self.hook.clone();
+            let (parts, _body) = req.into_parts();
+            return Either::Right(Box::pin(async move {
+                hook.refused(&parts).await;
+                Ok(refusal())
+            }));
+        }
         if !crate::input::is_json_content_type(req.headers()) {
             return Either::Left(self.inner.call(req));
         }
@@ -190,13 +312,7 @@ where
                 && json_contains_card_number(&value)
             {
                 hook.refused(&parts).await;
-                return Ok(crate::problem::Problem::typed(
-                    http::StatusCode::UNPROCESSABLE_ENTITY,
-                    "urn:rampart:problem:card-data",
-                    "Card data is not accepted",
-                )
-                .with_detail("Card numbers may not be sent to this API; use a payment token.")
-                .into_response());
+                return Ok(refusal());
             }
             inner
                 .call(axum::extract::Request::from_parts(
@@ -224,6 +340,51 @@ mod tests {
             ("12 digits", "411111111113", false),
             ("20 digits", "41111111111111111113", false),
             ("double space", "4111  1111 1111 1111", false),
+            ("fullwidth", "４１１１１１１１１１１１１１１１", true),
+            ("arabic-indic", "٤١١١١١١١١١١١١١١١", true),
+            ("extended arabic-indic", "۴۱۱۱۱۱۱۱۱۱۱۱۱۱۱۱", true),
+            ("devanagari", "४१११११११११११११११", true),
+            ("bengali", "৪১১১১১১১১১১১১১১১", true),
+            ("mathematical bold", "𝟒𝟏𝟏𝟏𝟏𝟏𝟏𝟏𝟏𝟏𝟏𝟏𝟏𝟏𝟏𝟏", true),
+            ("mathematical monospace", "𝟺𝟷𝟷𝟷𝟷𝟷𝟷𝟷𝟷𝟷𝟷𝟷𝟷𝟷𝟷𝟷", true),
+            ("mixed scripts", "4111 １１１１ ١١١١ 1111", true),
+            (
+                "no-break spaces",
+                "4111\u{a0}1111\u{a0}1111\u{a0}1111",
+                true,
+            ),
+            (
+                "thin spaces",
+                "4111\u{2009}1111\u{2009}1111\u{2009}1111",
+                true,
+            ),
+            ("en dashes", "4111–1111–1111–1111", true),
+            (
+                "zero-width spaces",
+                "4\u{200b}1\u{200b}1\u{200b}1111111111111",
+                true,
+            ),
+            (
+                "soft hyphens and a space",
+                "4111\u{ad} 1111 1111 1111",
+                true,
+            ),
+            (
+                "word joiners",
+                "4111\u{2060}1111\u{2060}1111\u{2060}1111",
+                true,
+            ),
+            (
+                "fullwidth not luhn",
+                "４１１１１１１１１１１１１１１２",
+                false,
+            ),
+            (
+                "20 fullwidth digits",
+                "４１１１１１１１１１１１１１１１１１１３",
+                false,
+            ),
+            ("superscripts are not decimal", "⁴¹¹¹¹¹¹¹¹¹¹¹¹¹¹¹", false),
             ("phone", "+1 (555) 010-0000", false),
             ("amount", "19.99", false),
             ("order id", "order 123456", false),

@@ -111,9 +111,7 @@ pub async fn list(
         errors.push(FieldError::new("cursor", "is not a valid cursor"));
     }
     if !errors.is_empty() {
-        return Err(Problem::validation(errors)
-            .with_detail("The query parameters are invalid.")
-            .into());
+        return Err(crate::routes::orders::invalid_query(errors));
     }
     let filter = AuditFilter {
         event_type: q.event_type,

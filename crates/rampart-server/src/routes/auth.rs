@@ -21,7 +21,8 @@ use utoipa::ToSchema;
 
 use crate::{
     domain::{
-        Email, Errors, Password, Role, Username, parse_bio, parse_phone, parse_text, parse_website,
+        Email, Errors, Password, Role, Username, parse_bio, parse_multiline, parse_phone,
+        parse_text, parse_website, single_line,
     },
     error::{ApiError, Result},
     events::Ctx,
@@ -76,7 +77,9 @@ impl TryFrom<Register> for Registration {
             .full_name
             .map(|n| e.check("full_name", parse_text(&n, 100)));
         let phone = r.phone.map(|p| e.check("phone", parse_phone(&p)));
-        let address = r.address.map(|a| e.check("address", parse_text(&a, 200)));
+        let address = r
+            .address
+            .map(|a| e.check("address", parse_multiline(&a, 200)));
         e.finish(|| {
             Some(Registration {
                 username: username?,
@@ -227,12 +230,24 @@ pub async fn login(
     ctx: Ctx,
     StrictJson(body): StrictJson<Login>,
 ) -> Result<Response> {
+    if let Err(m) = single_line(&body.username) {
+        return Err(
+            Problem::validation(vec![rampart::problem::FieldError::new("username", m)]).into(),
+        );
+    }
     let address = ctx.ip.clone().unwrap_or_else(|| "unknown".to_owned());
     let users = state.db.users();
-    let user = users
-        .by_username(&body.username)
-        .await?
-        .filter(|u| u.erased_at.is_none());
+    // A name outside the username grammar names no account: no lookup, but
+    // still a counted failure (the lockout keys long names by digest, the
+    // trail keeps them truncated).
+    let user = if Username::fits_grammar(&body.username) {
+        users
+            .by_username(&body.username)
+            .await?
+            .filter(|u| u.erased_at.is_none())
+    } else {
+        None
+    };
     let user_id = user.as_ref().map(|u| u.id.to_string());
     let failure = |reason: &str| {
         let mut e = ctx
@@ -342,6 +357,56 @@ fn too_many(retry_after: std::time::Duration, detail: &'static str) -> Response 
     response
 }
 
+/// Checks an account's current password (`/auth/password`, `/me/erase`)
+/// under the same per-account lockout as login, so a stolen session cannot
+/// guess it without limit: `Ok(None)` when it is right, `Ok(Some(answer))`
+/// with the 403 (wrong) or 429 (locked) to send otherwise.
+pub async fn verify_current_password(
+    state: &AppState,
+    ctx: &Ctx,
+    user: &UserRow,
+    password: String,
+) -> Result<Option<Response>> {
+    let lock_key = rate_key(ctx);
+    let attempt = match state.lockout.reserve(&user.username, &lock_key).await {
+        Ok(Gate::Open(attempt)) => attempt,
+        Ok(Gate::UserLocked { retry_after } | Gate::AddressBlocked { retry_after }) => {
+            state.metrics.auth_failure("account_locked");
+            return Ok(Some(too_many(
+                retry_after,
+                "Too many wrong passwords for this account; retry later.",
+            )));
+        }
+        Err(e) => return Err(lockout_unavailable(&e)),
+    };
+    if state
+        .hasher
+        .verify(password.into(), Some(&user.password_hash))
+        .await
+    {
+        state
+            .lockout
+            .succeeded(attempt)
+            .await
+            .map_err(|e| lockout_unavailable(&e))?;
+        return Ok(None);
+    }
+    let outcome = attempt.failed();
+    if let Some(lock) = outcome.locked_for {
+        let e = ctx
+            .event(EventType::AccountLocked)
+            .user(user.id.to_string())
+            .detail("username", user.username.as_str())
+            .detail("lock_secs", lock.as_secs());
+        state.audit(e).await?;
+    }
+    Ok(Some(
+        Problem::new(StatusCode::FORBIDDEN)
+            .with_detail("The current password is incorrect.")
+            .into_response(),
+    ))
+}
+
 /// `POST /auth/refresh`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -445,6 +510,7 @@ pub struct PasswordChange {
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Wrong current password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords for this account; see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
@@ -453,7 +519,7 @@ pub async fn change_password(
     ctx: Ctx,
     auth: Auth,
     StrictJson(body): StrictJson<PasswordChange>,
-) -> Result<StatusCode> {
+) -> Result<Response> {
     let users = state.db.users();
     let id: i64 = auth.principal.subject.parse().map_err(|_| login_failed())?;
     let user = users.by_id(id).await?.ok_or_else(login_failed)?;
@@ -461,14 +527,10 @@ pub async fn change_password(
         .map_err(|m| {
             Problem::validation(vec![rampart::problem::FieldError::new("new_password", m)])
         })?;
-    if !state
-        .hasher
-        .verify(body.current_password.into(), Some(&user.password_hash))
-        .await
+    if let Some(refused) =
+        verify_current_password(&state, &ctx, &user, body.current_password).await?
     {
-        return Err(Problem::new(StatusCode::FORBIDDEN)
-            .with_detail("The current password is incorrect.")
-            .into());
+        return Ok(refused);
     }
     let hash = state
         .hasher
@@ -482,5 +544,5 @@ pub async fn change_password(
             &ctx.event(EventType::PasswordChange).user(id.to_string()),
         )
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

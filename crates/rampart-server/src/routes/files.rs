@@ -121,6 +121,24 @@ pub async fn upload(
         .into());
     }
     let client_name = field.file_name().unwrap_or_default().to_owned();
+    // The name is stored and shown: the card rule applies to it too.
+    if rampart::pci::contains_card_number(&client_name) {
+        let mut event = ctx
+            .event(EventType::SecurityViolation)
+            .detail("reason", "card_data")
+            .detail("method", "POST")
+            .detail("path", "/api/v2/files")
+            .detail("field", "file name");
+        event.user_id = Some(owner.to_string());
+        state.audit_or_log(event).await;
+        return Err(Problem::typed(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "urn:rampart:problem:card-data",
+            "Card data is not accepted",
+        )
+        .with_detail("Card numbers may not be sent to this API; use a payment token.")
+        .into());
+    }
     let stored = store_upload(field, &client_name, &dir, &policy)
         .await
         .map_err(|e| match e {
@@ -217,15 +235,21 @@ pub async fn download(
     Path(id): Path<i64>,
 ) -> Result<Response> {
     let file = owned(&state, &auth, id).await?;
-    let bytes = tokio::fs::read(state.settings.upload_dir().join(&file.stored_name))
+    // Streamed from disk in chunks: a download never holds the file whole.
+    let opened = tokio::fs::File::open(state.settings.upload_dir().join(&file.stored_name))
         .await
         .map_err(|e| ApiError::Internal(format!("stored file unreadable: {e}")))?;
+    let length = opened.metadata().await.ok().map(|m| m.len());
     let disposition = format!(
         "attachment; filename=\"{}\"",
         sanitize_file_name(&file.original_name)
     );
-    let mut response = bytes.into_response();
+    let mut response =
+        axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(opened)).into_response();
     let headers = response.headers_mut();
+    if let Some(length) = length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_str(&file.content_type)

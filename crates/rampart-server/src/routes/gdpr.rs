@@ -98,6 +98,7 @@ pub struct Erase {
         (status = 204, description = "Erased"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Wrong password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords for this account; see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn erase(
@@ -105,21 +106,17 @@ pub async fn erase(
     auth: Auth,
     ctx: Ctx,
     StrictJson(body): StrictJson<Erase>,
-) -> Result<StatusCode> {
+) -> Result<Response> {
     let id = caller_id(&auth)?;
     let users = state.db.users();
     let user = users
         .by_id(id)
         .await?
         .ok_or_else(|| ApiError::from(Problem::new(StatusCode::NOT_FOUND)))?;
-    if !state
-        .hasher
-        .verify(body.password.into(), Some(&user.password_hash))
-        .await
+    if let Some(refused) =
+        crate::routes::auth::verify_current_password(&state, &ctx, &user, body.password).await?
     {
-        return Err(Problem::new(StatusCode::FORBIDDEN)
-            .with_detail("The password is incorrect.")
-            .into());
+        return Ok(refused);
     }
     let event = ctx.event(EventType::DataErasure).user(id.to_string());
     let files = users.erase(id, &event).await?;
@@ -127,5 +124,5 @@ pub async fn erase(
     for name in files {
         let _ = tokio::fs::remove_file(dir.join(name)).await;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

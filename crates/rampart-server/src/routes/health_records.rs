@@ -67,6 +67,17 @@ impl Validate for HealthRecord {
                 "must be at most 64 characters",
             ));
         }
+        // Only the notes are multi-line.
+        let one_line = |s: &str| s.chars().any(char::is_control);
+        if one_line(&self.diagnosis) {
+            e.push(FieldError::new("diagnosis", "must be one line"));
+        }
+        if self.medications.iter().any(|m| one_line(m)) {
+            e.push(FieldError::new("medications", "each must be one line"));
+        }
+        if one_line(&self.insurance_id) {
+            e.push(FieldError::new("insurance_id", "must be one line"));
+        }
         if self.notes.chars().count() > 5000 {
             e.push(FieldError::new("notes", "must be at most 5000 characters"));
         }

@@ -155,7 +155,7 @@ pub fn page(
 /// The 422 for invalid `limit`/`cursor` (and other query) parameters.
 pub fn invalid_query(errors: Vec<FieldError>) -> ApiError {
     Problem::validation(errors)
-        .with_detail("The query parameters are invalid.")
+        .with_detail(rampart::input::QUERY_INVALID)
         .into()
 }
 

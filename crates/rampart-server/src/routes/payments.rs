@@ -67,10 +67,13 @@ fn format_amount(cents: i64) -> String {
 impl Validate for NewPayment {
     fn validate(&self) -> std::result::Result<(), Vec<FieldError>> {
         let mut e = Vec::new();
-        if self.payment_token.is_empty() || self.payment_token.len() > 128 {
+        if self.payment_token.is_empty()
+            || self.payment_token.len() > 128
+            || self.payment_token.chars().any(char::is_control)
+        {
             e.push(FieldError::new(
                 "payment_token",
-                "must be 1 to 128 characters",
+                "must be 1 to 128 characters on one line",
             ));
         }
         if parse_amount(&self.amount).is_none() {

@@ -10,7 +10,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    domain::{Email, Errors, Role, Username, parse_bio, parse_phone, parse_text, parse_website},
+    domain::{
+        Email, Errors, Role, Username, parse_bio, parse_multiline, parse_phone, parse_text,
+        parse_website,
+    },
     error::Result,
     events::Ctx,
     state::{AppState, Auth},
@@ -166,7 +169,7 @@ pub async fn find_users(
         errors.push(FieldError::new("cursor", "is not a valid cursor"));
     }
     if !errors.is_empty() {
-        return Err(Problem::validation(errors).into());
+        return Err(crate::routes::orders::invalid_query(errors));
     }
     let found = state.db.users().by_username(&q.username).await?;
     Ok(Json(UserPage {
@@ -270,7 +273,9 @@ impl TryFrom<PatchUser> for ProfileChanges {
         let phone = optional(&mut errors, "phone", p.phone, |s| {
             parse_phone(s).map_err(str::to_owned)
         });
-        let address = optional(&mut errors, "address", p.address, |s| parse_text(s, 200));
+        let address = optional(&mut errors, "address", p.address, |s| {
+            parse_multiline(s, 200)
+        });
         errors.finish(|| {
             Some(ProfileChanges {
                 username: username.flatten(),
@@ -350,8 +355,13 @@ pub async fn delete_user(
         .user(auth.principal.subject.as_str())
         .detail("action", "user_deleted")
         .detail("target_user", id);
-    if !state.db.users().delete(id, &event).await? {
+    let Some(files) = state.db.users().delete(id, &event).await? else {
         return Err(not_found().into());
+    };
+    // The rows went with the account; the bytes go too.
+    let dir = state.settings.upload_dir();
+    for name in files {
+        let _ = tokio::fs::remove_file(dir.join(name)).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }

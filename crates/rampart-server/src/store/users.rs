@@ -278,20 +278,34 @@ impl Users {
         Ok(row)
     }
 
-    /// Deletes a user and, by cascade, its sessions, recording `event` with
-    /// it. False when absent.
-    pub async fn delete(&self, id: i64, event: &AuditEvent) -> Result<bool, StoreError> {
+    /// Deletes a user, its file rows and, by cascade, its sessions,
+    /// recording `event` with it; returns the stored names of its files (the
+    /// caller removes the bytes), or `None` when absent.
+    pub async fn delete(
+        &self,
+        id: i64,
+        event: &AuditEvent,
+    ) -> Result<Option<Vec<String>>, StoreError> {
         let mut tx = super::begin_write(&self.pool).await?;
+        let files: Vec<String> =
+            sqlx::query_scalar("SELECT stored_name FROM files WHERE user_id = $1")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+        sqlx::query("DELETE FROM files WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() != 1 {
-            return Ok(false);
+            return Ok(None);
         }
         append_in(&mut tx, event).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(files))
     }
 
     /// Sets the role, records the event `event(previous role)` in the same

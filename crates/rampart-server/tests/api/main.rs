@@ -12,6 +12,7 @@ mod conventions;
 mod diagnostics;
 mod files;
 mod gdpr;
+mod hardening;
 mod health;
 mod health_records;
 mod identity;

@@ -86,6 +86,7 @@ impl From<&str> for Secret {
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod dotenv;
 #[cfg(feature = "vault")]
 pub mod vault;
 
@@ -295,31 +296,18 @@ impl EnvProvider {
         }
         let names: Vec<String> = keys.iter().map(|k| self.variable(k)).collect();
         if let Some(path) = &self.dotenv {
-            match dotenvy::from_path_iter(path) {
-                Ok(iter) => {
-                    for item in iter {
-                        // The parser's message can quote the line: keep it out.
-                        let (name, value) = item.map_err(|_| {
-                            SecretsError::new(
-                                "env",
-                                SecretsErrorKind::Malformed,
-                                format!("{} cannot be parsed", path.display()),
-                            )
-                        })?;
-                        if let Some(i) = names.iter().position(|n| *n == name)
-                            && let Some(v) = non_empty(&value)
-                        {
-                            set.insert(keys[i], v);
-                        }
-                    }
-                }
-                Err(e) if e.not_found() => {}
-                Err(_) => {
-                    return Err(SecretsError::new(
-                        "env",
-                        SecretsErrorKind::Unreachable,
-                        format!("{} cannot be read", path.display()),
-                    ));
+            let pairs = dotenv::read(path).map_err(|e| {
+                let kind = match e {
+                    dotenv::DotenvError::Unreadable { .. } => SecretsErrorKind::Unreachable,
+                    dotenv::DotenvError::Malformed { .. } => SecretsErrorKind::Malformed,
+                };
+                SecretsError::new("env", kind, e.to_string())
+            })?;
+            for (name, value) in pairs {
+                if let Some(i) = names.iter().position(|n| *n == name)
+                    && let Some(v) = non_empty(value.expose_secret())
+                {
+                    set.insert(keys[i], v);
                 }
             }
         }

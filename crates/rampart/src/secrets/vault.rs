@@ -357,7 +357,16 @@ impl VaultProvider {
         let token = if token.known {
             token
         } else {
-            self.lookup(token).await?
+            match self.lookup(&token).await {
+                Ok(looked_up) => looked_up,
+                // A failed lookup (Vault sealed, restarting, unreachable)
+                // says nothing about the token: keep it and look again at
+                // the next keep-alive.
+                Err(e) => {
+                    *slot = Some(token);
+                    return Err(e);
+                }
+            }
         };
         if token.ttl.is_zero() {
             // A token without expiry (e.g. a root or periodic-less service
@@ -400,7 +409,7 @@ impl VaultProvider {
         Ok(Some(next))
     }
 
-    async fn lookup(&self, token: Token) -> Result<Token, SecretsError> {
+    async fn lookup(&self, token: &Token) -> Result<Token, SecretsError> {
         let response = self
             .http
             .get(format!("{}/v1/auth/token/lookup-self", self.base))
@@ -418,11 +427,11 @@ impl VaultProvider {
             )
         })?;
         Ok(Token {
+            value: token.value.clone(),
             obtained: Instant::now(),
             ttl: Duration::from_secs(body.data.ttl),
             renewable: body.data.renewable,
             known: true,
-            ..token
         })
     }
 
