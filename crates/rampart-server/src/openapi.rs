@@ -50,7 +50,7 @@ every response carries the security header set and X-Request-Id. /api/v1 is gone
         routes::audit::verify,
     ),
     components(schemas(Problem, FieldError, routes::health::HealthStatus, routes::users::PublicUser)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonResponses),
     tags(
         (name = "auth", description = "Registration, login, token refresh, logout, password change"),
         (name = "users", description = "Accounts and profiles"),
@@ -78,6 +78,107 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// The answers the layer stack can give on any operation, added to every
+/// operation so the document lists every status it can answer: a client
+/// generated from it, or a schema-driven fuzzer, then agrees with the
+/// server.
+struct CommonResponses;
+
+/// `(status, description)` for every operation.
+const EVERYWHERE: &[(&str, &str)] = &[
+    (
+        "400",
+        "Bad request: a Host outside the allow-list, or a malformed request",
+    ),
+    (
+        "405",
+        "Method not allowed; `Allow` lists the methods of the path",
+    ),
+];
+
+/// For every `/api/` operation: the per-client limit and its store.
+const API: &[(&str, &str)] = &[
+    ("429", "Rate limited; see `Retry-After` and `RateLimit-*`"),
+    (
+        "503",
+        "A shared store (rate limits, lockout) is unavailable",
+    ),
+];
+
+/// For operations that take a JSON body (the card guard and the extractor).
+const JSON_BODY: &[(&str, &str)] = &[
+    ("400", "Malformed JSON, or trailing bytes after the value"),
+    ("408", "The body did not arrive within the request timeout"),
+    ("413", "The body is larger than the limit"),
+    ("415", "The body is not application/json"),
+    (
+        "422",
+        "Not a JSON object, an unknown, missing, mistyped or invalid field, control characters, or card data",
+    ),
+];
+
+/// For operations that need a bearer token.
+const AUTHENTICATED: &[(&str, &str)] = &[(
+    "401",
+    "Missing, invalid, expired or revoked token (`WWW-Authenticate: Bearer`)",
+)];
+
+fn problem_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let api = path.starts_with("/api/");
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let json_body = op
+                    .request_body
+                    .as_ref()
+                    .is_some_and(|b| b.content.keys().any(|c| c.contains("json")));
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let mut add = |list: &[(&str, &str)]| {
+                    for (status, description) in list {
+                        op.responses
+                            .responses
+                            .entry((*status).to_owned())
+                            .or_insert_with(|| problem_response(description));
+                    }
+                };
+                add(EVERYWHERE);
+                if api {
+                    add(API);
+                }
+                if json_body {
+                    add(JSON_BODY);
+                }
+                if secured {
+                    add(AUTHENTICATED);
+                }
+            }
+        }
     }
 }
 

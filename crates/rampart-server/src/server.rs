@@ -136,15 +136,24 @@ pub async fn start(
     let checkpoints = Checkpoints::open(&settings)?;
     // A tampered trail does not stop the server (the damage must stay
     // inspectable); it is logged and reported by the verify endpoint.
-    match checkpoints.verify(&db).await {
-        Ok(v) if v.ok => tracing::info!(entries = v.entries, "audit chain verified"),
-        Ok(v) => tracing::error!(
-            entries = v.entries,
-            first_bad_seq = v.first_bad_seq,
-            "AUDIT CHAIN BROKEN"
-        ),
-        Err(e) => tracing::error!(error = %e, "audit chain could not be verified"),
-    }
+    let broken_at = match checkpoints.verify(&db).await {
+        Ok(v) if v.ok => {
+            tracing::info!(entries = v.entries, "audit chain verified");
+            None
+        }
+        Ok(v) => {
+            tracing::error!(
+                entries = v.entries,
+                first_bad_seq = v.first_bad_seq,
+                "AUDIT CHAIN BROKEN"
+            );
+            Some(v.first_bad_seq)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "audit chain could not be verified");
+            None
+        }
+    };
     let lockout_policy = LockoutPolicy {
         threshold: settings.lockout_threshold,
         base: settings.lockout_base,
@@ -170,6 +179,17 @@ pub async fn start(
         lockout: Arc::new(lockout),
         checkpoints,
     };
+    if let Some(first_bad_seq) = broken_at {
+        // Recorded and alerted at high severity (it is never coalesced
+        // away or displaced by a flood of lesser alerts).
+        state
+            .audit_or_log(
+                rampart::audit::AuditEvent::new(rampart::audit::EventType::SecurityViolation)
+                    .detail("reason", "audit_chain_broken")
+                    .detail("first_bad_seq", first_bad_seq),
+            )
+            .await;
+    }
     let mut routes = app::api_routes(&state.settings);
     if let Some(extra) = extra {
         routes = routes.merge(extra);

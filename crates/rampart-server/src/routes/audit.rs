@@ -27,10 +27,13 @@ pub struct AuditQuery {
     /// A user id.
     pub user_id: Option<String>,
     /// RFC 3339; entries at or after it.
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// RFC 3339; entries at or before it.
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// From a previous page's `next_cursor`.
     pub cursor: Option<String>,
@@ -79,7 +82,7 @@ fn decode_cursor(cursor: &str) -> Option<i64> {
 }
 
 /// Lists audit entries with filters and cursor pagination.
-#[utoipa::path(get, path = "/api/v2/admin/audit", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "listAuditEntries", path = "/api/v2/admin/audit", tag = "admin", security(("bearer" = [])),
     params(AuditQuery),
     responses(
         (status = 200, body = AuditPage),
@@ -145,7 +148,7 @@ pub async fn list(
 }
 
 /// Verifies the whole chain.
-#[utoipa::path(get, path = "/api/v2/admin/audit/verify", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "verifyAuditChain", path = "/api/v2/admin/audit/verify", tag = "admin", security(("bearer" = [])),
     responses(
         (status = 200, body = Verification),
         (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -35,21 +35,30 @@ use crate::{
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Register {
-    /// 3–50 of `[A-Za-z0-9_]`; `admin`, `root`, `system`, `api` are reserved.
+    /// 3–50 of `[A-Za-z0-9_]`; `admin`, `root`, `system`, `api` and names
+    /// beginning `deleted_` are reserved.
+    #[schema(min_length = 3, max_length = 50, pattern = "^[A-Za-z0-9_]{3,50}$")]
     pub username: String,
-    /// Email address.
+    /// Email address (not `@erased.invalid`).
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// 12–128 characters, hard to guess.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
     /// ≤ 500 characters; HTML is reduced to `p br strong em`.
+    #[schema(max_length = 500)]
     pub bio: Option<String>,
     /// Absolute http(s) URL.
+    #[schema(format = "uri", max_length = 2048)]
     pub website: Option<String>,
-    /// ≤ 100 characters.
+    /// ≤ 100 characters, one line.
+    #[schema(max_length = 100)]
     pub full_name: Option<String>,
     /// Digits, spaces, `+ ( ) - .`.
+    #[schema(max_length = 32, pattern = "^[0-9 +().-]*[0-9][0-9 +().-]*$")]
     pub phone: Option<String>,
     /// ≤ 200 characters.
+    #[schema(max_length = 200)]
     pub address: Option<String>,
 }
 
@@ -98,7 +107,7 @@ impl TryFrom<Register> for Registration {
 }
 
 /// Creates an account with the `user` role.
-#[utoipa::path(post, path = "/api/v2/auth/register", tag = "auth",
+#[utoipa::path(post, operation_id = "registerUser", path = "/api/v2/auth/register", tag = "auth",
     request_body = Register,
     responses(
         (status = 201, body = SelfUser),
@@ -214,7 +223,7 @@ fn token_pair(
 
 /// Exchanges a username and password for a token pair. Unknown users and
 /// wrong passwords get the same 401 after the same work.
-#[utoipa::path(post, path = "/api/v2/auth/login", tag = "auth",
+#[utoipa::path(post, operation_id = "login", path = "/api/v2/auth/login", tag = "auth",
     request_body = Login,
     responses(
         (status = 200, body = TokenPair),
@@ -423,7 +432,7 @@ fn invalid_refresh() -> ApiError {
 
 /// Rotates a refresh token: the old one is spent, a new pair is issued.
 /// Presenting a spent token revokes its whole session.
-#[utoipa::path(post, path = "/api/v2/auth/refresh", tag = "auth",
+#[utoipa::path(post, operation_id = "refreshTokens", path = "/api/v2/auth/refresh", tag = "auth",
     request_body = Refresh,
     responses(
         (status = 200, body = TokenPair),
@@ -476,7 +485,7 @@ pub async fn refresh(
 }
 
 /// Ends the session: the access token and its refresh tokens stop working.
-#[utoipa::path(post, path = "/api/v2/auth/logout", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "logout", path = "/api/v2/auth/logout", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 204, description = "Logged out"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -499,11 +508,12 @@ pub struct PasswordChange {
     /// The current password.
     pub current_password: String,
     /// The new password (12–128 characters, hard to guess).
+    #[schema(min_length = 12, max_length = 128)]
     pub new_password: String,
 }
 
 /// Changes the password; every token issued before stops working.
-#[utoipa::path(post, path = "/api/v2/auth/password", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "changePassword", path = "/api/v2/auth/password", tag = "auth", security(("bearer" = [])),
     request_body = PasswordChange,
     responses(
         (status = 204, description = "Changed"),

@@ -36,6 +36,11 @@ static PING_PERMITS: Semaphore = Semaphore::const_new(4);
 #[serde(deny_unknown_fields)]
 pub struct PingQuery {
     /// A host name or IP address.
+    #[param(
+        min_length = 1,
+        max_length = 253,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$"
+    )]
     pub host: String,
 }
 
@@ -98,7 +103,7 @@ fn restricted_v6(ip: Ipv6Addr) -> bool {
 }
 
 /// Pings a host (admins only).
-#[utoipa::path(get, path = "/api/v2/tools/ping", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "pingHost", path = "/api/v2/tools/ping", tag = "admin", security(("bearer" = [])),
     params(PingQuery),
     responses(
         (status = 200, body = PingResult),

@@ -60,6 +60,15 @@ impl From<&FileRow> for FileView {
     }
 }
 
+/// The multipart body of an upload (documentation only).
+#[derive(ToSchema)]
+pub struct UploadForm {
+    /// The file: `.jpg .jpeg .png .gif .pdf` whose bytes match the
+    /// extension; its name is sanitised and may not hold a card number.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
 /// A page of files.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FilePage {
@@ -71,8 +80,8 @@ pub struct FilePage {
 
 /// Uploads one file (multipart field `file`): `.jpg .jpeg .png .gif .pdf`
 /// whose content matches the extension, within the size limit and quota.
-#[utoipa::path(post, path = "/api/v2/files", tag = "files", security(("bearer" = [])),
-    request_body(content_type = "multipart/form-data", description = "One field named `file`"),
+#[utoipa::path(post, operation_id = "uploadFile", path = "/api/v2/files", tag = "files", security(("bearer" = [])),
+    request_body(content_type = "multipart/form-data", content = UploadForm, description = "One field named `file`"),
     responses(
         (status = 201, body = FileView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -189,7 +198,7 @@ fn quota_exceeded() -> ApiError {
 }
 
 /// The caller's files, newest first.
-#[utoipa::path(get, path = "/api/v2/files", tag = "files", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "listFiles", path = "/api/v2/files", tag = "files", security(("bearer" = [])),
     params(PageQuery),
     responses(
         (status = 200, body = FilePage),
@@ -222,7 +231,7 @@ async fn owned(state: &AppState, auth: &Auth, id: i64) -> Result<FileRow> {
 
 /// Downloads a file (owner or admin; 404 for everyone else), always as an
 /// attachment with its detected type.
-#[utoipa::path(get, path = "/api/v2/files/{id}", tag = "files", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "downloadFile", path = "/api/v2/files/{id}", tag = "files", security(("bearer" = [])),
     params(("id" = i64, Path, description = "File id")),
     responses(
         (status = 200, description = "The bytes", content_type = "application/octet-stream"),
@@ -263,7 +272,7 @@ pub async fn download(
 }
 
 /// Deletes a file (owner or admin; 404 for everyone else).
-#[utoipa::path(delete, path = "/api/v2/files/{id}", tag = "files", security(("bearer" = [])),
+#[utoipa::path(delete, operation_id = "deleteFile", path = "/api/v2/files/{id}", tag = "files", security(("bearer" = [])),
     params(("id" = i64, Path, description = "File id")),
     responses(
         (status = 204, description = "Deleted"),

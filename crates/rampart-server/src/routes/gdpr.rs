@@ -20,7 +20,7 @@ use crate::{
 };
 
 /// Everything Rampart holds about the caller, as one JSON document.
-#[utoipa::path(get, path = "/api/v2/me/export", tag = "gdpr", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "exportPersonalData", path = "/api/v2/me/export", tag = "gdpr", security(("bearer" = [])),
     responses(
         (status = 200, description = "personal_data, orders, files, payments, health, audit_events, export_date", body = Object),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -92,7 +92,7 @@ pub struct Erase {
 }
 
 /// Erases the caller's personal data (see the README for what remains).
-#[utoipa::path(post, path = "/api/v2/me/erase", tag = "gdpr", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "erasePersonalData", path = "/api/v2/me/erase", tag = "gdpr", security(("bearer" = [])),
     request_body = Erase,
     responses(
         (status = 204, description = "Erased"),

@@ -19,7 +19,7 @@ pub struct HealthStatus {
 
 /// The process is up.
 #[utoipa::path(
-    get, path = "/health/live", tag = "health",
+    get, path = "/health/live", operation_id = "getLiveness", tag = "health",
     responses(
         (status = 200, description = "The process is alive", body = HealthStatus),
         (status = 400, description = "Host not allowed", body = Problem, content_type = "application/problem+json"),
@@ -32,7 +32,7 @@ pub async fn live() -> Json<HealthStatus> {
 
 /// The process can serve: the database (and Redis, when configured) answer.
 #[utoipa::path(
-    get, path = "/health/ready", tag = "health",
+    get, path = "/health/ready", operation_id = "getReadiness", tag = "health",
     responses(
         (status = 200, description = "Every dependency answers", body = HealthStatus),
         (status = 400, description = "Host not allowed", body = Problem, content_type = "application/problem+json"),

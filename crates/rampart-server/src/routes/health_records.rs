@@ -37,12 +37,16 @@ pub const WRITERS: &[Role] = &[Role::Clinician];
 #[serde(deny_unknown_fields)]
 pub struct HealthRecord {
     /// ≤ 2000 characters.
+    #[schema(max_length = 2000)]
     pub diagnosis: String,
     /// ≤ 50 items of ≤ 200 characters.
+    #[schema(max_items = 50)]
     pub medications: Vec<String>,
     /// ≤ 64 characters.
+    #[schema(max_length = 64)]
     pub insurance_id: String,
     /// ≤ 5000 characters.
+    #[schema(max_length = 5000)]
     pub notes: String,
 }
 
@@ -95,7 +99,7 @@ fn context(user_id: i64, field: &str) -> Vec<u8> {
 }
 
 /// Stores a record, every field encrypted (the owner or a clinician).
-#[utoipa::path(put, path = "/api/v2/users/{id}/health", tag = "health", security(("bearer" = [])),
+#[utoipa::path(put, operation_id = "putHealthRecord", path = "/api/v2/users/{id}/health", tag = "health", security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id")),
     request_body = HealthRecord,
     responses(
@@ -144,7 +148,7 @@ pub async fn put(
 
 /// Reads a record: the owner sees every field, a clinician the clinical
 /// ones, billing the insurance id; everyone else 403.
-#[utoipa::path(get, path = "/api/v2/users/{id}/health", tag = "health", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "getHealthRecord", path = "/api/v2/users/{id}/health", tag = "health", security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id")),
     responses(
         (status = 200, description = "The fields the caller's role needs", body = HealthView),

@@ -70,11 +70,14 @@ pub struct OrderPage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
-    /// 1–200 characters.
+    /// 1–200 characters, one line.
+    #[schema(min_length = 1, max_length = 200)]
     pub item: String,
     /// 1–1000.
+    #[schema(minimum = 1, maximum = 1000)]
     pub quantity: i64,
     /// 0–10 000 000.
+    #[schema(minimum = 0, maximum = 10_000_000)]
     pub unit_price_cents: i64,
 }
 
@@ -112,6 +115,7 @@ impl Validate for NewOrder {
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// From a previous page's `next_cursor`.
     pub cursor: Option<String>,
@@ -199,7 +203,7 @@ fn to_page(rows: Vec<OrderRow>, limit: u32) -> OrderPage {
 }
 
 /// Places an order for yourself.
-#[utoipa::path(post, path = "/api/v2/users/{id}/orders", tag = "orders", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "createOrder", path = "/api/v2/users/{id}/orders", tag = "orders", security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id (must be the caller)")),
     request_body = NewOrder,
     responses(
@@ -238,7 +242,7 @@ pub async fn create_order(
 }
 
 /// A user's orders (the user or an admin), newest first.
-#[utoipa::path(get, path = "/api/v2/users/{id}/orders", tag = "orders", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "listOrders", path = "/api/v2/users/{id}/orders", tag = "orders", security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id"), PageQuery),
     responses(
         (status = 200, body = OrderPage),
@@ -265,7 +269,7 @@ pub async fn list_orders(
 }
 
 /// One order (its owner or an admin; 404 for everyone else).
-#[utoipa::path(get, path = "/api/v2/orders/{id}", tag = "orders", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "getOrder", path = "/api/v2/orders/{id}", tag = "orders", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Order id")),
     responses(
         (status = 200, body = Order),
@@ -293,15 +297,17 @@ pub async fn get_order(
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
     /// 1–100 characters, matched literally (`%`, `_`, quotes included).
+    #[param(min_length = 1, max_length = 100)]
     pub q: String,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// From a previous page's `next_cursor`.
     pub cursor: Option<String>,
 }
 
 /// Substring search over the caller's own orders, limited per user.
-#[utoipa::path(get, path = "/api/v2/search", tag = "orders", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "searchOrders", path = "/api/v2/search", tag = "orders", security(("bearer" = [])),
     params(SearchQuery),
     responses(
         (status = 200, body = OrderPage),

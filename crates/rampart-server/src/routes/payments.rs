@@ -36,10 +36,13 @@ pub const CURRENCIES: &[&str] = &["USD", "EUR", "GBP", "CAD", "AUD", "CHF"];
 #[serde(deny_unknown_fields)]
 pub struct NewPayment {
     /// The processor's token for the card.
+    #[schema(min_length = 1, max_length = 128)]
     pub payment_token: String,
     /// Decimal string, > 0, ≤ 1000000, at most two decimals (`"19.99"`).
+    #[schema(pattern = "^[0-9]{1,7}(\\.[0-9]{1,2})?$", example = "19.99")]
     pub amount: String,
     /// One of USD, EUR, GBP, CAD, AUD, CHF.
+    #[schema(pattern = "^(USD|EUR|GBP|CAD|AUD|CHF)$", example = "USD")]
     pub currency: String,
 }
 
@@ -138,7 +141,7 @@ pub struct PaymentPage {
 /// `[A-Za-z0-9_-]`) makes a retried request return the first payment
 /// instead of charging again; the same key with another body is 422, and
 /// while the first request is still being charged a retry gets 409.
-#[utoipa::path(post, path = "/api/v2/payments", tag = "payments", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "createPayment", path = "/api/v2/payments", tag = "payments", security(("bearer" = [])),
     request_body = NewPayment,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry key")),
     responses(
@@ -294,7 +297,7 @@ fn processor_key(user_id: i64, key: &str) -> String {
 }
 
 /// The caller's payments.
-#[utoipa::path(get, path = "/api/v2/payments", tag = "payments", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "listPayments", path = "/api/v2/payments", tag = "payments", security(("bearer" = [])),
     params(PageQuery),
     responses(
         (status = 200, body = PaymentPage),
@@ -314,7 +317,7 @@ pub async fn list(
 }
 
 /// One payment (owner or admin; 404 for everyone else).
-#[utoipa::path(get, path = "/api/v2/payments/{id}", tag = "payments", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "getPayment", path = "/api/v2/payments/{id}", tag = "payments", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Payment id")),
     responses(
         (status = 200, body = Payment),

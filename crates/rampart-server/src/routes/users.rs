@@ -44,6 +44,18 @@ impl From<&UserRow> for PublicUser {
     }
 }
 
+/// `GET /users/{id}`: the self view for the account itself and admins,
+/// the public view for everyone else (documentation only: the handler
+/// answers one of the two).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum UserView {
+    /// The account's own view.
+    Own(SelfUser),
+    /// Anyone else's view.
+    Other(PublicUser),
+}
+
 /// What a user (and an admin) sees of the user's own account.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SelfUser {
@@ -104,7 +116,7 @@ async fn load(state: &AppState, id: i64) -> Result<UserRow> {
 }
 
 /// The caller's own account.
-#[utoipa::path(get, path = "/api/v2/users/me", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "getCurrentUser", path = "/api/v2/users/me", tag = "users", security(("bearer" = [])),
     responses(
         (status = 200, body = SelfUser),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -115,10 +127,10 @@ pub async fn me(State(state): State<AppState>, auth: Auth) -> Result<Json<SelfUs
 }
 
 /// A user: the self view for the user and admins, the public view for others.
-#[utoipa::path(get, path = "/api/v2/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "getUser", path = "/api/v2/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id")),
     responses(
-        (status = 200, description = "Self view (own account, admins) or public view", body = SelfUser),
+        (status = 200, description = "Self view (own account, admins) or public view", body = UserView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
@@ -142,13 +154,14 @@ pub struct UserQuery {
     /// Exact username (case-insensitive).
     pub username: String,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// From a previous page's `next_cursor`.
     pub cursor: Option<String>,
 }
 
 /// Exact-match lookup by username.
-#[utoipa::path(get, path = "/api/v2/users", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "findUsersByUsername", path = "/api/v2/users", tag = "users", security(("bearer" = [])),
     params(UserQuery),
     responses(
         (status = 200, body = UserPage),
@@ -195,33 +208,33 @@ where
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchUser {
-    /// New username.
+    /// New username (never null).
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, min_length = 3, max_length = 50, pattern = "^[A-Za-z0-9_]{3,50}$")]
     pub username: Option<Option<String>>,
-    /// New email.
+    /// New email (never null).
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, format = Email, max_length = 254)]
     pub email: Option<Option<String>>,
     /// Bio; null clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500)]
     pub bio: Option<Option<String>>,
     /// Website; null clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 2048)]
     pub website: Option<Option<String>>,
     /// Full name; null clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub full_name: Option<Option<String>>,
     /// Phone; null clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 32, pattern = "^[0-9 +().-]*[0-9][0-9 +().-]*$")]
     pub phone: Option<Option<String>>,
     /// Address; null clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     pub address: Option<Option<String>>,
 }
 
@@ -291,7 +304,7 @@ impl TryFrom<PatchUser> for ProfileChanges {
 }
 
 /// Updates a profile (the user or an admin). Returns the self view.
-#[utoipa::path(patch, path = "/api/v2/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(patch, operation_id = "updateUser", path = "/api/v2/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id")),
     request_body = PatchUser,
     responses(
@@ -329,7 +342,7 @@ pub async fn patch_user(
 }
 
 /// Deletes a user (admins only; not yourself).
-#[utoipa::path(delete, path = "/api/v2/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(delete, operation_id = "deleteUser", path = "/api/v2/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id")),
     responses(
         (status = 204, description = "Deleted"),
@@ -375,7 +388,7 @@ pub struct RoleChange {
 }
 
 /// Changes a user's role (admins only; audited as a permission change).
-#[utoipa::path(put, path = "/api/v2/admin/users/{id}/role", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(put, operation_id = "setUserRole", path = "/api/v2/admin/users/{id}/role", tag = "admin", security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id")),
     request_body = RoleChange,
     responses(

@@ -650,3 +650,69 @@ async fn production_without_a_processor_refuses_payments_and_check_warns() {
     assert!(text.contains("payments.test_processor"), "{text}");
     assert!(text.contains("RAMPART_PAYMENT_PROCESSOR_URL"), "{text}");
 }
+
+/// SPEC §11: the document describes the server as it is — unique operation
+/// ids, every enforced constraint, every status an operation can answer.
+/// (`scripts/test` also runs a real OpenAPI 3.1 validator on it.)
+#[tokio::test]
+async fn the_openapi_document_is_unique_constrained_and_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rampart(dir.path(), &[], &["openapi"]).output().unwrap();
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut ids = std::collections::HashSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default();
+            assert!(
+                ids.insert(id.to_owned()),
+                "operation id {id} repeated ({method} {path})"
+            );
+            let responses = op["responses"].as_object().unwrap();
+            let has = |s: &str| responses.contains_key(s);
+            assert!(has("400") && has("405"), "{method} {path}: {responses:?}");
+            if path.starts_with("/api/") {
+                assert!(has("429") && has("503"), "{method} {path}");
+            }
+            if op["requestBody"]["content"]["application/json"].is_object() {
+                for s in ["400", "413", "415", "422"] {
+                    assert!(has(s), "{method} {path} lacks {s}");
+                }
+            }
+            if op["security"].is_array() {
+                assert!(has("401"), "{method} {path}");
+            }
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    let param = |path: &str, name: &str| {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["schema"]
+            .clone()
+    };
+    assert_eq!(param("/api/v2/files", "limit")["minimum"], 1);
+    assert_eq!(param("/api/v2/files", "limit")["maximum"], 100);
+    assert_eq!(param("/api/v2/search", "q")["maxLength"], 100);
+    assert!(param("/api/v2/tools/ping", "host")["pattern"].is_string());
+    assert_eq!(
+        schemas["Register"]["properties"]["username"]["maxLength"],
+        50
+    );
+    assert!(schemas["Register"]["properties"]["username"]["pattern"].is_string());
+    assert_eq!(
+        schemas["NewOrder"]["properties"]["quantity"]["maximum"],
+        1000
+    );
+    assert!(schemas["NewPayment"]["properties"]["currency"]["pattern"].is_string());
+    assert_eq!(schemas["UserView"]["oneOf"].as_array().unwrap().len(), 2);
+    assert!(
+        doc["paths"]["/api/v2/files"]["post"]["requestBody"]["content"]["multipart/form-data"]
+            ["schema"]
+            .is_object()
+    );
+}
