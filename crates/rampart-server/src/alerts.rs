@@ -121,9 +121,13 @@ impl Alerter {
             .as_str()
             .unwrap_or(entry.event_type.as_str())
             .to_owned();
+        // An IPv6 client is its /64, as for rate limits: one host cannot
+        // rotate addresses to escape coalescing.
         let client = entry
             .ip
-            .clone()
+            .as_deref()
+            .and_then(|ip| ip.parse().ok())
+            .map(|ip| rampart::client_ip::ClientIp(ip).rate_key().to_string())
             .or_else(|| entry.user_id.clone())
             .unwrap_or_default();
         let high = HIGH_SEVERITY.contains(&reason.as_str());
@@ -139,10 +143,12 @@ impl Alerter {
             return;
         }
         if windows.len() >= TRACKED {
-            let ended = take_ended(&mut windows, now);
+            // Too many clients at once to track (ended windows are swept by
+            // the flush): this one is sent, not tracked, so memory stays
+            // bounded; its queue's bound still applies.
             drop(windows);
-            self.enqueue_summaries(ended);
-            windows = inner.windows.lock().unwrap_or_else(|p| p.into_inner());
+            self.enqueue(payload, high);
+            return;
         }
         let previous = windows.insert(
             (reason, client),

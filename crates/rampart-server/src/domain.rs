@@ -58,7 +58,10 @@ impl Email {
     /// Parses an email address.
     pub fn parse(s: &str) -> Result<Self, &'static str> {
         let s = s.trim();
-        if s.len() > 254 || !email_address::EmailAddress::is_valid(s) {
+        if s.len() > 254
+            || s.chars().any(char::is_control)
+            || !email_address::EmailAddress::is_valid(s)
+        {
             return Err("is not a valid email address");
         }
         let erased = s.len() >= ERASED_DOMAIN.len()
@@ -154,19 +157,35 @@ impl Password {
 
 /// An absolute http(s) URL of at most 2048 characters.
 pub fn parse_website(s: &str) -> Result<String, &'static str> {
+    // The URL parser silently drops tabs and newlines: refuse them first.
+    single_line(s)?;
     let url = url::Url::parse(s.trim()).map_err(|_| "must be an absolute http(s) URL")?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || s.len() > 2048 {
         return Err("must be an absolute http(s) URL");
     }
-    Ok(url.to_string())
+    let stored = url.to_string();
+    if rampart::pci::contains_card_number(&stored) {
+        return Err("must not contain a card number");
+    }
+    Ok(stored)
 }
 
-/// At most 500 characters, sanitised to `p br strong em`.
+/// At most 500 characters, sanitised to `p br strong em`. The rules on
+/// control characters and card numbers apply to what is stored too: the
+/// sanitiser decodes entities (`&#27;`, `&#52;`) and drops tags between
+/// digits.
 pub fn parse_bio(s: &str) -> Result<String, &'static str> {
     if s.chars().count() > 500 {
         return Err("must be at most 500 characters");
     }
-    Ok(sanitize_html(s))
+    let clean = sanitize_html(s);
+    if clean.chars().any(rampart::input::is_forbidden_control) {
+        return Err("must not contain control characters");
+    }
+    if rampart::pci::contains_card_number(&clean) {
+        return Err("must not contain a card number");
+    }
+    Ok(clean)
 }
 
 /// Free text of at most `max` characters without control characters.

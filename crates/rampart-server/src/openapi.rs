@@ -99,8 +99,17 @@ const EVERYWHERE: &[(&str, &str)] = &[
     ),
 ];
 
-/// For every `/api/` operation: the per-client limit and its store.
+/// For every `/api/` operation: the request deadline, the card guard (path,
+/// query string, `Idempotency-Key`), the per-client limit and its store.
 const API: &[(&str, &str)] = &[
+    (
+        "408",
+        "The request did not complete within the request timeout",
+    ),
+    (
+        "422",
+        "Card data in the path, query string or a stored header, or invalid parameters",
+    ),
     ("429", "Rate limited; see `Retry-After` and `RateLimit-*`"),
     (
         "503",

@@ -220,12 +220,12 @@ fn control_character_at(value: &serde_json::Value, path: &str) -> Option<String>
             .enumerate()
             .find_map(|(i, v)| control_character_at(v, &format!("{path}[{i}]"))),
         Value::Object(map) => map.iter().find_map(|(k, v)| {
+            // Field names are echoed in the 422: keep them short and clean.
+            let shown: String = k.chars().filter(|c| !c.is_control()).take(64).collect();
             if k.chars().any(char::is_control) {
-                Some(join(
-                    &k.chars().filter(|c| !c.is_control()).collect::<String>(),
-                ))
+                Some(join(&shown))
             } else {
-                control_character_at(v, &join(k))
+                control_character_at(v, &join(&shown))
             }
         }),
         _ => None,
@@ -354,6 +354,22 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        // NUL and other control characters (decoded) never reach a handler:
+        // a database may refuse them, a log may render them.
+        if let Some((name, _)) = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, v)| k.chars().chain(v.chars()).any(char::is_control))
+        {
+            let name: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
+            return Err(Problem::validation(vec![FieldError::new(
+                if name.is_empty() {
+                    "query".to_owned()
+                } else {
+                    name
+                },
+                "must not contain control characters",
+            )])
+            .with_detail(QUERY_INVALID));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(Query)

@@ -7,9 +7,11 @@
 //!
 //! Rule: a candidate is a maximal run of 13–19 decimal digits — of any
 //! script (Unicode category Nd) — in which consecutive digits may be
-//! separated by one space or dash (categories Zs and Pd), with any number
-//! of invisible format characters (Cf) anywhere between them; it is a card
-//! number when it passes the Luhn check. Runs of 20 or more digits are not
+//! separated by one separator (white space of any kind, a dash (Pd), an
+//! underscore or other connector (Pc), the minus sign), with any number of
+//! invisible characters (format characters Cf, non-spacing marks Mn)
+//! anywhere between them; it is a card number when it passes the Luhn
+//! check. Runs of 20 or more digits are not
 //! candidates, so long ids and hashes do not trip it.
 //!
 //! ```
@@ -62,16 +64,24 @@ fn classify(c: char) -> Class {
         return Class::Digit(c as u8 - b'0');
     }
     if c.is_ascii() {
-        return if c == ' ' || c == '-' {
+        return if matches!(c, ' ' | '-' | '_' | '\t' | '\n' | '\r') {
             Class::Separator
         } else {
             Class::Other
         };
     }
+    if c.is_whitespace() || c == '\u{2212}' {
+        // Line and paragraph separators, the minus sign.
+        return Class::Separator;
+    }
     match c.general_category() {
         GeneralCategory::DecimalNumber => Class::Digit(decimal_value(c)),
-        GeneralCategory::SpaceSeparator | GeneralCategory::DashPunctuation => Class::Separator,
-        GeneralCategory::Format => Class::Invisible,
+        GeneralCategory::SpaceSeparator
+        | GeneralCategory::DashPunctuation
+        | GeneralCategory::ConnectorPunctuation => Class::Separator,
+        // Invisible between digits: format characters (zero-width space,
+        // joiners, soft hyphen) and non-spacing marks (variation selectors).
+        GeneralCategory::Format | GeneralCategory::NonspacingMark => Class::Invisible,
         _ => Class::Other,
     }
 }
@@ -92,6 +102,11 @@ fn decimal_value(c: char) -> u8 {
 
 /// Byte ranges of every card number in `text`.
 pub fn find_card_numbers(text: &str) -> Vec<Range<usize>> {
+    // Fast path for the common case (ids, short ASCII values): fewer than
+    // 13 digits cannot hold a card number.
+    if text.is_ascii() && text.bytes().filter(u8::is_ascii_digit).count() < 13 {
+        return Vec::new();
+    }
     let chars: Vec<(usize, char, Class)> = text
         .char_indices()
         .map(|(i, c)| (i, c, classify(c)))
@@ -177,7 +192,7 @@ pub trait CardDataHook: Clone + Send + Sync + 'static {
     -> impl std::future::Future<Output = ()> + Send;
 }
 
-/// Layer refusing (422) any request whose query string, listed headers
+/// Layer refusing (422) any request whose path, query string, listed headers
 /// ([`CardGuardLayer::with_headers`]) or JSON body contains a card number
 /// anywhere: before any handler or log sees it. JSON bodies are read up to
 /// `max_bytes` (larger is 413); other bodies pass untouched (a multipart
@@ -268,7 +283,12 @@ where
         use futures_util::future::Either;
         use http_body_util::BodyExt;
 
-        let in_query = req.uri().query().is_some_and(query_contains_card_number);
+        // The path too: `/users/4111111111111111/health` parses as an id
+        // and its 403 would record the path.
+        let in_path = contains_card_number(
+            &percent_encoding::percent_decode_str(req.uri().path()).decode_utf8_lossy(),
+        );
+        let in_query = in_path || req.uri().query().is_some_and(query_contains_card_number);
         let in_headers = self.headers.iter().any(|name| {
             req.headers()
                 .get_all(name)
@@ -385,6 +405,19 @@ mod tests {
                 false,
             ),
             ("superscripts are not decimal", "⁴¹¹¹¹¹¹¹¹¹¹¹¹¹¹¹", false),
+            ("tabs", "4111\t1111\t1111\t1111", true),
+            (
+                "line separators",
+                "4111\u{2028}1111\u{2028}1111\u{2028}1111",
+                true,
+            ),
+            (
+                "minus signs",
+                "4111\u{2212}1111\u{2212}1111\u{2212}1111",
+                true,
+            ),
+            ("underscores", "4111_1111_1111_1111", true),
+            ("variation selectors", "4\u{fe0f}111111111111111", true),
             ("phone", "+1 (555) 010-0000", false),
             ("amount", "19.99", false),
             ("order id", "order 123456", false),

@@ -270,7 +270,11 @@ pub async fn login(
     let lock_key = rate_key(&ctx);
     // The attempt is counted before the password is checked, so a burst
     // of guesses cannot all pass the gate before any failure is recorded.
-    let attempt = match state.lockout.reserve(&body.username, &lock_key).await {
+    let attempt = match state
+        .lockout
+        .reserve(&lock_subject(&body.username, user.as_ref()), &lock_key)
+        .await
+    {
         Ok(Gate::Open(attempt)) => attempt,
         Ok(Gate::UserLocked { retry_after }) => {
             state.metrics.auth_failure("account_locked");
@@ -336,6 +340,17 @@ pub async fn login(
     Ok(token_pair(&state, &user, &session, refresh_token)?.into_response())
 }
 
+/// What the per-account lockout counts under: an existing account by its
+/// id (so renaming it does not reset the count, and every spelling of its
+/// name shares one), an unknown name by the name. The prefixes keep a
+/// name from ever posing as an id.
+fn lock_subject(username: &str, user: Option<&UserRow>) -> String {
+    match user {
+        Some(u) => format!("uid:{}", u.id),
+        None => format!("name:{username}"),
+    }
+}
+
 /// Lockout fails closed: without it, guessing would be unlimited.
 fn lockout_unavailable(e: &rampart::lockout::LockoutUnavailable) -> ApiError {
     tracing::error!(error = %e, "login refused: lockout store unavailable");
@@ -377,7 +392,11 @@ pub async fn verify_current_password(
     password: String,
 ) -> Result<Option<Response>> {
     let lock_key = rate_key(ctx);
-    let attempt = match state.lockout.reserve(&user.username, &lock_key).await {
+    let attempt = match state
+        .lockout
+        .reserve(&lock_subject(&user.username, Some(user)), &lock_key)
+        .await
+    {
         Ok(Gate::Open(attempt)) => attempt,
         Ok(Gate::UserLocked { retry_after } | Gate::AddressBlocked { retry_after }) => {
             state.metrics.auth_failure("account_locked");

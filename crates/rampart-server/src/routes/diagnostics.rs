@@ -117,9 +117,21 @@ pub async fn ping(
     State(state): State<AppState>,
     auth: Auth,
     ctx: Ctx,
-    Query(q): Query<PingQuery>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+    query: std::result::Result<Query<PingQuery>, Problem>,
 ) -> Result<Json<PingResult>> {
     auth.require_role(&[Role::Admin]).await?;
+    // A host with a control character is a host that does not match the
+    // pattern (400), however the query extractor would have refused it.
+    let control = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .any(|(_, v)| v.chars().any(char::is_control));
+    let q = if control {
+        PingQuery {
+            host: String::new(),
+        }
+    } else {
+        query.map_err(ApiError::from)?.0
+    };
     if !valid_host(&q.host) {
         return Err(Problem::new(StatusCode::BAD_REQUEST)
             .with_detail("host must be a host name or IP address (letters, digits, '.', '-').")

@@ -131,7 +131,11 @@ pub async fn upload(
     }
     let client_name = field.file_name().unwrap_or_default().to_owned();
     // The name is stored and shown: the card rule applies to it too.
-    if rampart::pci::contains_card_number(&client_name) {
+    // Checked as sent and as it would be stored: sanitising drops
+    // characters (`+`, `(`) and shortens the name, which can join digits.
+    if rampart::pci::contains_card_number(&client_name)
+        || rampart::pci::contains_card_number(&sanitize_file_name(&client_name))
+    {
         let mut event = ctx
             .event(EventType::SecurityViolation)
             .detail("reason", "card_data")

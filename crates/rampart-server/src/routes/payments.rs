@@ -177,6 +177,12 @@ pub async fn create(
             k.to_owned()
         }
     };
+    if matches!(state.processor, crate::payments::Processor::Unconfigured) {
+        // Production without a processor: nothing to claim a key for.
+        return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+            .with_detail("No payment processor is configured.")
+            .into());
+    }
     let cents = parse_amount(&body.amount).unwrap_or(0);
     let payments = state.db.payments();
     let fingerprint = fingerprint(&body.payment_token, cents, &body.currency);

@@ -20,8 +20,10 @@ use crate::{
     store::users::{ProfileChanges, UserRow},
 };
 
-/// What anyone signed in may see of a user.
+/// What anyone signed in may see of a user. Exactly these keys (the schema
+/// says so: `additionalProperties: false`), so a self view never matches it.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PublicUser {
     /// Id.
     pub id: i64,
@@ -183,6 +185,13 @@ pub async fn find_users(
     }
     if !errors.is_empty() {
         return Err(crate::routes::orders::invalid_query(errors));
+    }
+    // Only a name of the username grammar can match an account.
+    if !Username::fits_grammar(&q.username) {
+        return Ok(Json(UserPage {
+            items: Vec::new(),
+            next_cursor: None,
+        }));
     }
     let found = state.db.users().by_username(&q.username).await?;
     Ok(Json(UserPage {

@@ -716,3 +716,115 @@ async fn the_openapi_document_is_unique_constrained_and_complete() {
             .is_object()
     );
 }
+
+/// The review's bypasses: a card number rebuilt by the sanitiser, the URL
+/// parser or the file-name sanitiser, or sent in a request id or a path.
+#[tokio::test]
+async fn card_numbers_rebuilt_by_sanitising_or_sent_as_ids_are_refused() {
+    let app = TestApp::spawn().await;
+    let s = app.user("rebuilder").await;
+    let me = format!("/api/v2/users/{}", s.id);
+    for (case, body) in [
+        (
+            "tags between digits",
+            json!({"bio": "4111<b></b>1111<b></b>1111<b></b>1111"}),
+        ),
+        (
+            "entities",
+            json!({"bio": "&#52;&#49;&#49;&#49;111111111111"}),
+        ),
+        ("escape as an entity", json!({"bio": "red&#27;[31m"})),
+        (
+            "tabs in a website",
+            json!({"website": "https://x.example/4111\t1111\t1111\t1111"}),
+        ),
+    ] {
+        let r = app
+            .authed(Method::PATCH, &me, &s.access)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(case, r, 422).await;
+    }
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDRxxxxxxxxxxxx".to_vec();
+    let r = app
+        .authed(Method::POST, "/api/v2/files", &s.access)
+        .multipart(Form::new().part(
+            "file",
+            Part::bytes(png).file_name("4111+1111+1111+1111.png"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_problem("joined by the name sanitiser", r, 422).await;
+
+    let r = app
+        .authed(Method::GET, "/api/v2/users/me", &s.access)
+        .header("x-request-id", "4111-1111-1111-1111")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_ne!(
+        r.headers()["x-request-id"],
+        "4111-1111-1111-1111",
+        "replaced"
+    );
+    let r = app
+        .authed(
+            Method::GET,
+            "/api/v2/users/4111111111111111/health",
+            &s.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem("in the path", r, 422).await;
+    let r = app
+        .authed(Method::GET, "/api/v2/users?username=%00", &s.access)
+        .send()
+        .await
+        .unwrap();
+    assert_problem("NUL in a query", r, 422).await;
+    for (event, _, details) in audit_rows(&app).await {
+        assert!(!details.contains("4111"), "{event}: {details}");
+    }
+    let ids: Vec<Option<String>> = sqlx::query_scalar("SELECT request_id FROM audit_log")
+        .fetch_all(app.state().db.pool())
+        .await
+        .unwrap();
+    assert!(
+        ids.iter().flatten().all(|id| !id.contains("4111")),
+        "{ids:?}"
+    );
+}
+
+/// Renaming the account does not reset the count of wrong current
+/// passwords: the lockout counts an account by its id.
+#[tokio::test]
+async fn renaming_does_not_reset_the_password_lockout() {
+    let app = TestApp::spawn().await;
+    let s = app.user("renamer").await;
+    let guess = |i: usize| {
+        app.authed(Method::POST, "/api/v2/auth/password", &s.access)
+            .json(&json!({"current_password": format!("guess-number-{i}"), "new_password": "another-vivid-otter-42"}))
+            .send()
+    };
+    for i in 0..4 {
+        assert_eq!(guess(i).await.unwrap().status(), 403);
+    }
+    let r = app
+        .authed(Method::PATCH, &format!("/api/v2/users/{}", s.id), &s.access)
+        .json(&json!({"username": "renamed_now"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(guess(4).await.unwrap().status(), 403, "the fifth guess");
+    assert_eq!(
+        guess(5).await.unwrap().status(),
+        429,
+        "locked despite the rename"
+    );
+}
