@@ -570,6 +570,9 @@ pub struct Settings {
     pub rate_limit_fail_open: bool,
     /// `RAMPART_LOGIN_LOCKOUT_THRESHOLD`.
     pub lockout_threshold: u32,
+    /// `RAMPART_LOGIN_IP_THRESHOLD`: failed logins per client address per
+    /// 15 minutes before it is refused.
+    pub lockout_ip_threshold: u32,
     /// `RAMPART_LOGIN_LOCKOUT_BASE_SECS`.
     pub lockout_base: Duration,
     /// `RAMPART_REQUEST_TIMEOUT_SECS`.
@@ -799,6 +802,7 @@ impl Settings {
             diagnostics_allow_private: parse_bool(src, "RAMPART_DIAGNOSTICS_ALLOW_PRIVATE", false)?,
             rate_limit_fail_open: parse_bool(src, "RAMPART_RATE_LIMIT_FAIL_OPEN", false)?,
             lockout_threshold: parse_num(src, "RAMPART_LOGIN_LOCKOUT_THRESHOLD", 5, 1, 1000)?,
+            lockout_ip_threshold: parse_num(src, "RAMPART_LOGIN_IP_THRESHOLD", 20, 1, 1_000_000)?,
             lockout_base: secs(src, "RAMPART_LOGIN_LOCKOUT_BASE_SECS", 60, 1, 86_400)?,
             request_timeout: secs(src, "RAMPART_REQUEST_TIMEOUT_SECS", 30, 1, 3600)?,
             upload_quota_bytes: parse_num(

@@ -156,6 +156,7 @@ pub async fn start(
     };
     let lockout_policy = LockoutPolicy {
         threshold: settings.lockout_threshold,
+        ip_threshold: settings.lockout_ip_threshold,
         base: settings.lockout_base,
         ..LockoutPolicy::default()
     };

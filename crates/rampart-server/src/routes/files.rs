@@ -9,7 +9,7 @@ use axum::{
 use rampart::{
     audit::EventType,
     input::{Path, Query},
-    problem::Problem,
+    problem::{FieldError, Problem},
     upload::{UploadPolicy, UploadRejection, sanitize_file_name, store_upload},
 };
 use serde::Serialize;
@@ -60,8 +60,10 @@ impl From<&FileRow> for FileView {
     }
 }
 
-/// The multipart body of an upload (documentation only).
-#[derive(ToSchema)]
+/// The multipart body of an upload (documentation only): exactly one field.
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
 pub struct UploadForm {
     /// The file: `.jpg .jpeg .png .gif .pdf` whose bytes match the
     /// extension; its name is sanitised and may not hold a card number.
@@ -169,6 +171,28 @@ pub async fn upload(
                 .into(),
             UploadRejection::Io(e) => ApiError::Internal(e.to_string()),
         })?;
+    // Exactly one field: anything after the file is refused, as an unknown
+    // field is in a JSON body, and the stored bytes go again.
+    let extra = match multipart.next_field().await {
+        Ok(None) => None,
+        Ok(Some(f)) => Some(FieldError::new(
+            f.name()
+                .unwrap_or("field")
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(64)
+                .collect::<String>(),
+            "is not an accepted field; send only `file`",
+        )),
+        Err(_) => Some(FieldError::new(
+            "body",
+            "is not a well-formed multipart body",
+        )),
+    };
+    if let Some(error) = extra {
+        let _ = tokio::fs::remove_file(&stored.path).await;
+        return Err(Problem::validation(vec![error]).into());
+    }
     let original = sanitize_file_name(&client_name);
     let new = NewFile {
         user_id: owner,
@@ -238,7 +262,12 @@ async fn owned(state: &AppState, auth: &Auth, id: i64) -> Result<FileRow> {
 #[utoipa::path(get, operation_id = "downloadFile", path = "/api/v2/files/{id}", tag = "files", security(("bearer" = [])),
     params(("id" = i64, Path, description = "File id")),
     responses(
-        (status = 200, description = "The bytes", content_type = "application/octet-stream"),
+        (status = 200, description = "The bytes, with the type detected at upload", content(
+            (String = "image/png"),
+            (String = "image/jpeg"),
+            (String = "image/gif"),
+            (String = "application/pdf"),
+        )),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]

@@ -143,7 +143,7 @@ pub struct PaymentPage {
 /// while the first request is still being charged a retry gets 409.
 #[utoipa::path(post, operation_id = "createPayment", path = "/api/v2/payments", tag = "payments", security(("bearer" = [])),
     request_body = NewPayment,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry key")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry key: 1–64 of `[A-Za-z0-9_-]`, scoped to the caller", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 201, body = Payment),
         (status = 400, body = Problem, content_type = "application/problem+json"),

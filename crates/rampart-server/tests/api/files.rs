@@ -341,3 +341,26 @@ async fn parallel_uploads_cannot_exceed_the_quota() {
         "nothing left of the refused ones"
     );
 }
+
+/// Found by schemathesis: a field after the file was ignored and the
+/// upload accepted. Only one field is accepted, and nothing stays on disk.
+#[tokio::test]
+async fn a_field_after_the_file_is_refused_and_leaves_nothing() {
+    let app = TestApp::spawn().await;
+    let s = app.user("extra_fields").await;
+    let form = Form::new()
+        .part(
+            "file",
+            Part::bytes(bytes_with(PNG, 100)).file_name("a.png".to_owned()),
+        )
+        .text("x-unknown", "42");
+    let r = app
+        .authed(Method::POST, "/api/v2/files", &s.access)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem("extra field", r, 422).await;
+    assert_eq!(problem["errors"][0]["field"], "x-unknown");
+    assert!(stored_files(&app).is_empty());
+}
