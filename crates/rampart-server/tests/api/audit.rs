@@ -7,7 +7,11 @@ use rampart_server::domain::Role;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{PASSWORD, TestApp, assert_problem, json};
+use crate::support::{
+    PASSWORD, TestApp, assert_problem,
+    chain::{any_pool, append_chained},
+    json,
+};
 
 async fn entries(app: &TestApp, token: &str, query: &str) -> Vec<serde_json::Value> {
     let r = app
@@ -619,27 +623,7 @@ async fn retention_purge_keeps_the_rest_verifiable() {
             .await
             .unwrap();
         db.migrate().await.unwrap();
-        let mut prev: Option<rampart::audit::AuditEntry> = None;
-        for i in 0..5 {
-            let event = rampart::audit::AuditEvent::new(rampart::audit::EventType::DataAccess)
-                .detail("old", i);
-            let entry =
-                rampart::audit::AuditEntry::next(prev.as_ref(), "2020-01-01T00:00:00Z", &event);
-            sqlx::query("INSERT INTO audit_log (seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-                .bind(entry.seq)
-                .bind(&entry.ts)
-                .bind(&entry.event_type)
-                .bind(&entry.user_id)
-                .bind(&entry.ip)
-                .bind(&entry.request_id)
-                .bind(&entry.details)
-                .bind(&entry.prev_hash)
-                .bind(&entry.hash)
-                .execute(db.pool())
-                .await
-                .unwrap();
-            prev = Some(entry);
-        }
+        append_chained(db.pool(), &["2020-01-01T00:00:00Z"; 5]).await;
         db.close().await;
     }
     let mut app = TestApp::spawn_in(dir, &[]).await;
@@ -692,37 +676,14 @@ async fn retention_purge_keeps_the_rest_verifiable() {
     assert!(!cli_verify(&app).0);
 }
 
-/// Appends chained entries dated `ts` after the current head, as someone
-/// with write access to the database could; returns their seqs.
-async fn append_forged(db: &sqlx::SqlitePool, stamps: &[&str]) -> Vec<i64> {
-    let (mut seq, mut prev): (i64, String) =
-        sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .fetch_one(db)
-            .await
-            .unwrap();
-    let mut seqs = Vec::new();
-    for ts in stamps {
-        seq += 1;
-        let event = rampart::audit::AuditEvent::new(rampart::audit::EventType::DataAccess)
-            .detail("forged", true);
-        let entry = rampart::audit::AuditEntry::after(seq, prev, ts, &event);
-        sqlx::query("INSERT INTO audit_log (seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(entry.seq)
-            .bind(&entry.ts)
-            .bind(&entry.event_type)
-            .bind(&entry.user_id)
-            .bind(&entry.ip)
-            .bind(&entry.request_id)
-            .bind(&entry.details)
-            .bind(&entry.prev_hash)
-            .bind(&entry.hash)
-            .execute(db)
-            .await
-            .unwrap();
-        prev = entry.hash;
-        seqs.push(seq);
-    }
-    seqs
+/// The SQLite file of `app` through the `Any` driver, as the chain
+/// helpers take it.
+async fn any_db(app: &TestApp) -> sqlx::AnyPool {
+    any_pool(&format!(
+        "sqlite://{}/rampart.db",
+        app.data_path().display()
+    ))
+    .await
 }
 
 fn purge(app: &TestApp) -> (bool, String) {
@@ -750,12 +711,12 @@ fn purge(app: &TestApp) -> (bool, String) {
 async fn a_forged_old_entry_at_the_tail_cannot_purge_the_history() {
     let mut app = with_some_events().await;
     app.stop().await;
-    let db = open_db(&app).await;
-    let (genuine,): (i64,) = sqlx::query_as("SELECT count(*) FROM audit_log")
+    let db = any_db(&app).await;
+    let (genuine,): (i64,) = sqlx::query_as("SELECT CAST(count(*) AS BIGINT) FROM audit_log")
         .fetch_one(&db)
         .await
         .unwrap();
-    let forged = append_forged(&db, &["2000-01-01T00:00:00Z", "2000-01-01T00:00:01Z"]).await;
+    let forged = append_chained(&db, &["2000-01-01T00:00:00Z", "2000-01-01T00:00:01Z"]).await;
     db.close().await;
 
     let (ok, out) = purge(&app);
@@ -781,26 +742,8 @@ async fn with_old_entries(count: i64) -> tempfile::TempDir {
         .await
         .unwrap();
     db.migrate().await.unwrap();
-    let mut prev: Option<rampart::audit::AuditEntry> = None;
-    for i in 0..count {
-        let event =
-            rampart::audit::AuditEvent::new(rampart::audit::EventType::DataAccess).detail("old", i);
-        let entry = rampart::audit::AuditEntry::next(prev.as_ref(), "2020-01-01T00:00:00Z", &event);
-        sqlx::query("INSERT INTO audit_log (seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .bind(entry.seq)
-            .bind(&entry.ts)
-            .bind(&entry.event_type)
-            .bind(&entry.user_id)
-            .bind(&entry.ip)
-            .bind(&entry.request_id)
-            .bind(&entry.details)
-            .bind(&entry.prev_hash)
-            .bind(&entry.hash)
-            .execute(db.pool())
-            .await
-            .unwrap();
-        prev = Some(entry);
-    }
+    let stamps = vec!["2020-01-01T00:00:00Z"; usize::try_from(count).unwrap()];
+    append_chained(db.pool(), &stamps).await;
     db.close().await;
     dir
 }
@@ -812,8 +755,8 @@ async fn the_purge_stops_at_the_newest_signed_checkpoint() {
     let dir = with_old_entries(5).await;
     let mut app = TestApp::spawn_in(dir, &[]).await;
     app.stop().await; // signs the head, seq 5
-    let db = open_db(&app).await;
-    append_forged(
+    let db = any_db(&app).await;
+    append_chained(
         &db,
         &[
             "2020-01-02T00:00:00Z",

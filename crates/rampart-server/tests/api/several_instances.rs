@@ -294,27 +294,8 @@ async fn a_purge_from_the_cli_is_seen_by_every_instance() {
             .success()
     );
     // Five entries from 2020, chained as the server would have.
-    let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    let mut prev: Option<rampart::audit::AuditEntry> = None;
-    for i in 0..5 {
-        let event =
-            rampart::audit::AuditEvent::new(rampart::audit::EventType::DataAccess).detail("old", i);
-        let entry = rampart::audit::AuditEntry::next(prev.as_ref(), "2020-01-01T00:00:00Z", &event);
-        sqlx::query("INSERT INTO audit_log (seq, ts, event_type, user_id, ip, request_id, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .bind(entry.seq)
-            .bind(&entry.ts)
-            .bind(&entry.event_type)
-            .bind(&entry.user_id)
-            .bind(&entry.ip)
-            .bind(&entry.request_id)
-            .bind(&entry.details)
-            .bind(&entry.prev_hash)
-            .bind(&entry.hash)
-            .execute(&pool)
-            .await
-            .unwrap();
-        prev = Some(entry);
-    }
+    let pool = crate::support::chain::any_pool(&url).await;
+    crate::support::chain::append_chained(&pool, &["2020-01-01T00:00:00Z"; 5]).await;
     pool.close().await;
     let (a, b) = (on_postgres(&url).await, on_postgres(&url).await);
     a.user("recent_a").await;

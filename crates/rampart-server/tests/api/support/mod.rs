@@ -2,6 +2,7 @@
 //! ports in a temporary data directory, and talks to it like a client.
 
 pub mod binary;
+pub mod chain;
 pub mod probe;
 pub mod vault;
 
@@ -370,4 +371,16 @@ where
         }
     });
     futures_util::future::join_all(requests).await
+}
+
+/// Asserts that a burst's answers are at most `limit` of `checked` (the
+/// requests that got through the gate) and 429 for all the others.
+pub fn assert_at_most(statuses: &[u16], checked: u16, limit: usize) {
+    let through = statuses.iter().filter(|s| **s == checked).count();
+    assert!(through <= limit, "{through} got through: {statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        statuses.len() - through,
+        "every other request is limited: {statuses:?}"
+    );
 }
