@@ -340,3 +340,57 @@ async fn a_purge_from_the_cli_is_seen_by_every_instance() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// SPEC §11 on the store that refuses them: NUL and other control
+/// characters in bodies and query strings are 422 naming the field, never
+/// a 500 from PostgreSQL.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: scripts/test runs it"]
+async fn control_characters_never_reach_postgres() {
+    let url = fresh_database().await;
+    let app = on_postgres(&url).await;
+    let s = app.user("pg_nul").await;
+    let cases: Vec<(&str, Method, String, Option<serde_json::Value>)> = vec![
+        (
+            "login",
+            Method::POST,
+            "/api/v2/auth/login".into(),
+            Some(json!({"username": "pg\u{0}nul", "password": PASSWORD})),
+        ),
+        (
+            "register",
+            Method::POST,
+            "/api/v2/auth/register".into(),
+            Some(
+                json!({"username": "other", "email": "o@example.com", "password": PASSWORD, "bio": "a\u{0}b"}),
+            ),
+        ),
+        (
+            "order",
+            Method::POST,
+            format!("/api/v2/users/{}/orders", s.id),
+            Some(json!({"item": "x\u{0}y", "quantity": 1, "unit_price_cents": 1})),
+        ),
+        ("search", Method::GET, "/api/v2/search?q=a%00b".into(), None),
+        (
+            "lookup",
+            Method::GET,
+            "/api/v2/users?username=a%00b".into(),
+            None,
+        ),
+        (
+            "patch",
+            Method::PATCH,
+            format!("/api/v2/users/{}", s.id),
+            Some(json!({"full_name": "a\u{0}"})),
+        ),
+    ];
+    for (case, method, path, body) in cases {
+        let mut request = app.authed(method, &path, &s.access);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 422, "{case}");
+    }
+}
