@@ -16,7 +16,7 @@ use http::StatusCode;
 use rampart::{
     client_ip::{ClientIpLayer, TrustedProxies},
     headers::SecurityHeadersLayer,
-    pci::CardGuardLayer,
+    pci::guard::CardGuardLayer,
     problem::{ProblemLayer, panic_response},
     ratelimit::{Quota, RateLimitLayer},
     request_id::RequestIdLayer,

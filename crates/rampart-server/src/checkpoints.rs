@@ -23,7 +23,8 @@ use rampart::audit::{Checkpoint, CheckpointKind, Verification};
 
 use crate::{
     config::Settings,
-    store::{Database, StoreError, create_private_dir, users::now_rfc3339},
+    private_dir::create_private_dir,
+    store::{Database, StoreError, clock::now_rfc3339},
 };
 
 /// Why checkpoints could not be written or read.

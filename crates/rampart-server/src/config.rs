@@ -889,7 +889,7 @@ fn load_or_create(
         Err(e) => return Err(io(e)),
     }
     if let Some(dir) = path.parent() {
-        crate::store::create_private_dir(dir).map_err(io)?;
+        crate::private_dir::create_private_dir(dir).map_err(io)?;
     }
     let text = make();
     write_private(path, &text).map_err(io)?;

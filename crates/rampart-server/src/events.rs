@@ -50,7 +50,7 @@ impl Ctx {
 #[derive(Debug, Clone)]
 pub struct CardAudit(pub std::sync::Arc<AppState>);
 
-impl rampart::pci::CardDataHook for CardAudit {
+impl rampart::pci::guard::CardDataHook for CardAudit {
     async fn refused(&self, parts: &Parts) {
         let mut event = Ctx::of(parts)
             .event(EventType::SecurityViolation)

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod observe;
 pub mod openapi;
 pub mod payments;
+pub mod private_dir;
 pub mod retention;
 pub mod routes;
 pub mod scan;

@@ -22,7 +22,7 @@ use crate::{
     routes::orders::{PageQuery, invalid_query, page, split_page},
     state::{AppState, Auth, caller_id},
     store::{
-        StoreError, create_private_dir,
+        StoreError,
         files::{FileRow, NewFile},
     },
 };
@@ -110,7 +110,7 @@ pub async fn upload(
     let limit = settings.max_upload_bytes.min(quota_left);
     let policy = UploadPolicy::images_and_pdf(limit);
     let dir = settings.upload_dir();
-    create_private_dir(&dir).map_err(|e| ApiError::Internal(e.to_string()))?;
+    crate::private_dir::create_private_dir(&dir).map_err(|e| ApiError::Internal(e.to_string()))?;
 
     let field = multipart
         .next_field()

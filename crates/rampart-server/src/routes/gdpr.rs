@@ -16,7 +16,7 @@ use crate::{
     events::Ctx,
     routes::{files::FileView, orders::Order, payments::Payment, users::SelfUser},
     state::{AppState, Auth, caller_id},
-    store::users::now_rfc3339,
+    store::clock::now_rfc3339,
 };
 
 /// Everything Rampart holds about the caller, as one JSON document.

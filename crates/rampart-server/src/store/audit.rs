@@ -6,7 +6,7 @@ use rampart::audit::{
 };
 use sqlx::{AnyConnection, AnyPool, FromRow};
 
-use super::{StoreError, users::now_rfc3339};
+use super::{StoreError, clock::now_rfc3339};
 
 #[derive(FromRow)]
 struct Row {

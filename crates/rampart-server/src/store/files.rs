@@ -3,7 +3,7 @@
 use rampart::audit::AuditEvent;
 use sqlx::{AnyPool, FromRow};
 
-use super::{StoreError, audit::append_in, users::now_rfc3339};
+use super::{StoreError, audit::append_in, clock::now_rfc3339};
 
 /// A stored file.
 #[derive(Debug, Clone, FromRow)]

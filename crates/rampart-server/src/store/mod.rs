@@ -18,6 +18,7 @@ use crate::config::Settings;
 
 pub mod audit;
 pub mod audit_writer;
+pub mod clock;
 pub mod files;
 pub mod health;
 pub mod orders;
@@ -164,19 +165,6 @@ where
         .await?)
 }
 
-/// Creates `dir` (and parents) readable only by the owner: it holds the
-/// database, uploads and generated keys.
-pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
-}
-
 /// The connection pool.
 #[derive(Debug, Clone)]
 pub struct Database {
@@ -193,7 +181,7 @@ impl Database {
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5));
         let pool = if url.starts_with("sqlite:") {
-            create_private_dir(&settings.data_dir)?;
+            crate::private_dir::create_private_dir(&settings.data_dir)?;
             let url = if url.contains('?') {
                 url.to_owned()
             } else {

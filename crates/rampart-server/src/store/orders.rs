@@ -4,7 +4,7 @@ use sqlx::{AnyPool, FromRow};
 
 use rampart::audit::AuditEvent;
 
-use super::{StoreError, audit::append_in, users::now_rfc3339};
+use super::{StoreError, audit::append_in, clock::now_rfc3339};
 
 /// A stored order.
 #[derive(Debug, Clone, FromRow)]

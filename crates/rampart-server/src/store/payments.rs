@@ -6,7 +6,7 @@ use sqlx::{AnyPool, FromRow};
 use super::{
     StoreError,
     audit::append_in,
-    users::{now_rfc3339, unix_now},
+    clock::{now_rfc3339, unix_now},
 };
 
 /// A stored payment.

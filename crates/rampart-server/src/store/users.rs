@@ -4,7 +4,11 @@ use sqlx::{AnyPool, FromRow};
 
 use rampart::audit::AuditEvent;
 
-use super::{StoreError, audit::append_in};
+use super::{
+    StoreError,
+    audit::append_in,
+    clock::{now_rfc3339, unix_now},
+};
 use crate::domain::Role;
 
 /// A stored user. Never serialised: responses use their own views.
@@ -150,19 +154,6 @@ async fn end_sessions_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<(), 
         .execute(&mut *conn)
         .await?;
     Ok(())
-}
-
-/// The current time as RFC 3339 UTC.
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// Users, sessions and refresh tokens.
