@@ -73,8 +73,72 @@ struct Body {
     n: Option<u32>,
 }
 
+/// Whether any string or key in `v` holds a control character other than
+/// tab and newline.
+fn has_forbidden_control(v: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    let bad = |s: &str| s.chars().any(rampart::input::is_forbidden_control);
+    match v {
+        Value::String(s) => bad(s),
+        Value::Array(items) => items.iter().any(has_forbidden_control),
+        Value::Object(map) => map.iter().any(|(k, v)| bad(k) || has_forbidden_control(v)),
+        _ => false,
+    }
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    /// A known card number between letters, in any of several scripts and
+    /// separators, is found and redacted (the positive control for the
+    /// scanner's own no-panic property below).
+    #[test]
+    fn planted_card_numbers_are_found(
+        before in "[a-zA-Z .,]{0,20}",
+        after in "[a-zA-Z .,]{0,20}",
+        number in prop_oneof![
+            Just("4111111111111111"),
+            Just("4111 1111 1111 1111"),
+            Just("5500-0000-0000-0004"),
+            Just("４１１１１１１１１１１１１１１１"),
+            Just("٤١١١١١١١١١١١١١١١"),
+            Just("4111\u{a0}1111\u{200b}1111–1111"),
+            Just("378282246310005"),
+        ],
+    ) {
+        let text = format!("{before}{number}{after}");
+        prop_assert!(contains_card_number(&text), "{text}");
+        let redacted = redact_text(&text);
+        prop_assert!(!contains_card_number(&redacted), "{redacted}");
+        prop_assert!(!redacted.contains(number), "{redacted}");
+    }
+
+    /// A signed token verifies; any change to one of its bytes is refused.
+    #[test]
+    fn jwt_tampering(position in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let service = JwtService::new(
+            KeyRing::hs256(b"a-thirty-two-byte-long-fuzzing-key!!").unwrap(),
+            "rampart",
+            "rampart-api",
+            Duration::from_secs(60),
+        );
+        let token = service.issue("42", None, None).unwrap().token;
+        prop_assert!(service.verify(&token).is_ok());
+        let mut bytes = token.clone().into_bytes();
+        let i = position.index(bytes.len());
+        prop_assume!(bytes[i] != byte);
+        bytes[i] = byte;
+        if let Ok(tampered) = String::from_utf8(bytes) {
+            // The last character of a base64url segment can carry unused
+            // bits; a change there may decode to the same bytes, which is
+            // the same token.
+            if let Ok(claims) = service.verify(&tampered) {
+                prop_assert_eq!(claims.sub, "42");
+                let segment_end = i + 1 == token.len() || token.as_bytes().get(i + 1) == Some(&b'.');
+                prop_assert!(segment_end, "{tampered} verified");
+            }
+        }
+    }
 
     /// The strict JSON extractor never panics; what it accepts is an
     /// object without control characters (other than tab and newline).
@@ -84,8 +148,7 @@ proptest! {
             let _ = parse_json::<serde_json::Value>(input);
             if let Ok(v) = parse_json::<serde_json::Value>(input) {
                 prop_assert!(v.is_object());
-                let shown = v.to_string();
-                prop_assert!(!shown.contains("\\u0000"), "{shown}");
+                prop_assert!(!has_forbidden_control(&v), "{v}");
             }
             let _ = parse_json::<Body>(input);
         }
@@ -126,7 +189,12 @@ proptest! {
             .collect();
         for peer in [IpAddr::from([127, 0, 0, 1]), IpAddr::from(peer)] {
             let client = resolve(peer, values.iter().map(String::as_str), &trusted);
-            prop_assert!(client == canonical(peer) || listed.contains(&client), "{client} from {values:?}");
+            if trusted.contains(canonical(peer)) {
+                prop_assert!(client == canonical(peer) || listed.contains(&client), "{client} from {values:?}");
+            } else {
+                // An untrusted peer's header is never believed.
+                prop_assert_eq!(client, canonical(peer), "spoofed by {:?}", values);
+            }
         }
     }
 
@@ -174,6 +242,16 @@ proptest! {
             Ok(stored) => {
                 prop_assert_eq!(left, 1);
                 prop_assert!(stored.size <= 1024 && stored.size > 0);
+                // What is accepted is the type its extension names.
+                let ext = name.rsplit('.').next().unwrap_or_default().to_ascii_lowercase();
+                let expected = match ext.as_str() {
+                    "png" => "image/png",
+                    "jpg" | "jpeg" => "image/jpeg",
+                    "gif" => "image/gif",
+                    "pdf" => "application/pdf",
+                    other => return Err(TestCaseError::fail(format!("accepted .{other}"))),
+                };
+                prop_assert_eq!(stored.content_type, expected);
             }
             Err(UploadRejection::Io(e)) => prop_assert!(false, "io error {e}"),
             Err(_) => prop_assert_eq!(left, 0, "a refused upload left a file"),

@@ -35,8 +35,9 @@ pub const CURRENCIES: &[&str] = &["USD", "EUR", "GBP", "CAD", "AUD", "CHF"];
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPayment {
-    /// The processor's token for the card.
-    #[schema(min_length = 1, max_length = 128)]
+    /// The processor's token for the card (the test processor knows
+    /// `tok_visa`, `tok_mastercard`, `tok_chargeDeclined`).
+    #[schema(min_length = 1, max_length = 128, example = "tok_visa")]
     pub payment_token: String,
     /// Decimal string, > 0, ≤ 1000000, at most two decimals (`"19.99"`).
     #[schema(pattern = "^[0-9]{1,7}(\\.[0-9]{1,2})?$", example = "19.99")]
