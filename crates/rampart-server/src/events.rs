@@ -50,14 +50,32 @@ impl Ctx {
 #[derive(Debug, Clone)]
 pub struct CardAudit(pub std::sync::Arc<AppState>);
 
-impl rampart::pci::guard::CardDataHook for CardAudit {
-    async fn refused(&self, parts: &Parts) {
-        let mut event = Ctx::of(parts)
+impl Ctx {
+    /// The security violation of a request refused for carrying card data
+    /// (never the value), attributed to `caller` when known.
+    pub fn card_data_violation(
+        &self,
+        method: &str,
+        path: &str,
+        caller: Option<String>,
+    ) -> AuditEvent {
+        let mut event = self
             .event(EventType::SecurityViolation)
             .detail("reason", "card_data")
-            .detail("method", parts.method.as_str())
-            .detail("path", parts.uri.path());
-        event.user_id = self.0.bearer_subject(parts);
+            .detail("method", method)
+            .detail("path", path);
+        event.user_id = caller;
+        event
+    }
+}
+
+impl rampart::pci::guard::CardDataHook for CardAudit {
+    async fn refused(&self, parts: &Parts) {
+        let event = Ctx::of(parts).card_data_violation(
+            parts.method.as_str(),
+            parts.uri.path(),
+            self.0.bearer_subject(parts),
+        );
         self.0.audit_or_log(event).await;
     }
 }

@@ -306,12 +306,9 @@ pub async fn login(
         state.metrics.auth_failure("bad_credentials");
         state.audit(failure("bad_credentials")).await?;
         if let Some(lock) = outcome.locked_for {
-            let mut e = ctx
-                .event(EventType::AccountLocked)
-                .detail("username", body.username.as_str())
-                .detail("lock_secs", lock.as_secs());
-            e.user_id = user_id.clone();
-            state.audit(e).await?;
+            state
+                .audit(account_locked(&ctx, user_id.clone(), &body.username, lock))
+                .await?;
         }
         if outcome.address_blocked {
             state
@@ -338,6 +335,21 @@ pub async fn login(
         .create_session(user.id, &hash, refresh_ttl(&state), &event)
         .await?;
     Ok(token_pair(&state, &user, &session, refresh_token)?.into_response())
+}
+
+/// The `account_locked` event of a failure that locked `username`.
+fn account_locked(
+    ctx: &Ctx,
+    user_id: Option<String>,
+    username: &str,
+    lock: std::time::Duration,
+) -> rampart::audit::AuditEvent {
+    let mut e = ctx
+        .event(EventType::AccountLocked)
+        .detail("username", username)
+        .detail("lock_secs", lock.as_secs());
+    e.user_id = user_id;
+    e
 }
 
 /// What the per-account lockout counts under: an existing account by its
@@ -421,12 +433,14 @@ pub async fn verify_current_password(
     }
     let outcome = attempt.failed();
     if let Some(lock) = outcome.locked_for {
-        let e = ctx
-            .event(EventType::AccountLocked)
-            .user(user.id.to_string())
-            .detail("username", user.username.as_str())
-            .detail("lock_secs", lock.as_secs());
-        state.audit(e).await?;
+        state
+            .audit(account_locked(
+                ctx,
+                Some(user.id.to_string()),
+                &user.username,
+                lock,
+            ))
+            .await?;
     }
     Ok(Some(
         Problem::new(StatusCode::FORBIDDEN)

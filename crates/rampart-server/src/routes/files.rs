@@ -138,21 +138,11 @@ pub async fn upload(
     if rampart::pci::contains_card_number(&client_name)
         || rampart::pci::contains_card_number(&sanitize_file_name(&client_name))
     {
-        let mut event = ctx
-            .event(EventType::SecurityViolation)
-            .detail("reason", "card_data")
-            .detail("method", "POST")
-            .detail("path", "/api/v2/files")
+        let event = ctx
+            .card_data_violation("POST", "/api/v2/files", Some(owner.to_string()))
             .detail("field", "file name");
-        event.user_id = Some(owner.to_string());
         state.audit_or_log(event).await;
-        return Err(Problem::typed(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "urn:rampart:problem:card-data",
-            "Card data is not accepted",
-        )
-        .with_detail("Card numbers may not be sent to this API; use a payment token.")
-        .into());
+        return Err(rampart::pci::guard::card_data_problem().into());
     }
     let stored = store_upload(field, &client_name, &dir, &policy)
         .await

@@ -72,14 +72,14 @@ impl Validate for HealthRecord {
             ));
         }
         // Only the notes are multi-line.
-        let one_line = |s: &str| s.chars().any(char::is_control);
-        if one_line(&self.diagnosis) {
+        let not_one_line = |s: &str| crate::domain::single_line(s).is_err();
+        if not_one_line(&self.diagnosis) {
             e.push(FieldError::new("diagnosis", "must be one line"));
         }
-        if self.medications.iter().any(|m| one_line(m)) {
+        if self.medications.iter().any(|m| not_one_line(m)) {
             e.push(FieldError::new("medications", "each must be one line"));
         }
-        if one_line(&self.insurance_id) {
+        if not_one_line(&self.insurance_id) {
             e.push(FieldError::new("insurance_id", "must be one line"));
         }
         if self.notes.chars().count() > 5000 {

@@ -73,7 +73,7 @@ impl Validate for NewPayment {
         let mut e = Vec::new();
         if self.payment_token.is_empty()
             || self.payment_token.len() > 128
-            || self.payment_token.chars().any(char::is_control)
+            || crate::domain::single_line(&self.payment_token).is_err()
         {
             e.push(FieldError::new(
                 "payment_token",

@@ -67,15 +67,21 @@ pub struct CardGuard<H, S> {
     headers: std::sync::Arc<[http::HeaderName]>,
 }
 
-fn refusal() -> axum::response::Response {
-    use axum::response::IntoResponse;
+/// The 422 a request carrying card data gets, from this layer or from a
+/// handler that finds one where the layer cannot look (a multipart file
+/// name).
+pub fn card_data_problem() -> crate::problem::Problem {
     crate::problem::Problem::typed(
         http::StatusCode::UNPROCESSABLE_ENTITY,
         "urn:rampart:problem:card-data",
         "Card data is not accepted",
     )
     .with_detail("Card numbers may not be sent to this API; use a payment token.")
-    .into_response()
+}
+
+fn refusal() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    card_data_problem().into_response()
 }
 
 impl<H, S> tower::Service<axum::extract::Request> for CardGuard<H, S>
