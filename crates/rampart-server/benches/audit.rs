@@ -15,8 +15,9 @@ use std::{
 
 use rampart::audit::{AuditEvent, EventType};
 use rampart_server::{
+    audit::writer::AuditWriter,
     config::{Settings, Source},
-    store::{Database, audit_writer::AuditWriter},
+    store::Database,
 };
 
 fn event(i: u64) -> AuditEvent {

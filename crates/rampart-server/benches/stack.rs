@@ -190,7 +190,9 @@ fn serve(mode: &str) {
                 source.set("RAMPART_DATA_DIR", data_dir.path().to_str().unwrap());
                 let mut settings = Settings::from_source(&source).unwrap();
                 settings.ensure_development_keys().unwrap();
-                let running = rampart_server::server::start(settings, None).await.unwrap();
+                let running = rampart_server::startup::start(settings, None)
+                    .await
+                    .unwrap();
                 let addr = running.api_addr;
                 std::mem::forget(running);
                 addr

@@ -1,25 +1,30 @@
-//! Rampart's reference API: the domain, storage, routes and CLI, composed
-//! from the `rampart` security layer.
+//! Rampart's reference API, composed from the `rampart` security layer.
+//!
+//! Resources are vertical slices (their routes, queries and types in one
+//! folder); infrastructure is horizontal and named for what it is.
 #![forbid(unsafe_code)]
 
-pub mod alerts;
-pub mod app;
-pub mod checkpoints;
-pub mod checks;
+// Resources.
+pub mod audit;
+pub mod auth;
+pub mod diagnostics;
+pub mod files;
+pub mod gdpr;
+pub mod health_records;
+pub mod orders;
+pub mod payments;
+pub mod users;
+
+// Infrastructure.
+pub mod cli;
 pub mod config;
 pub mod domain;
-pub mod error;
-pub mod events;
+pub mod http;
 pub mod limits;
 pub mod metrics;
-pub mod observe;
-pub mod openapi;
-pub mod payments;
 pub mod private_dir;
-pub mod retention;
-pub mod routes;
-pub mod scan;
-pub mod server;
+pub mod scanner;
+pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;

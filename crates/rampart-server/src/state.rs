@@ -10,12 +10,11 @@ use rampart::{
 };
 
 use crate::{
-    alerts::Alerter,
-    checkpoints::Checkpoints,
+    audit::{alerts::Alerter, checkpoints::Checkpoints, writer::AuditWriter},
     config::Settings,
     domain::Role,
     metrics::Metrics,
-    store::{Database, audit_writer::AuditWriter},
+    store::Database,
 };
 
 /// Cheap to clone: everything is behind `Arc`s or pools.
@@ -42,7 +41,7 @@ pub struct AppState {
     /// Group-commit writer for stand-alone audit events.
     pub audit_writer: AuditWriter,
     /// The payment processor.
-    pub processor: crate::payments::Processor,
+    pub processor: crate::payments::processor::Processor,
     /// Field encryption for PHI; replaced when the data keys change.
     pub cipher: Arc<std::sync::RwLock<Arc<rampart::crypto::FieldCipher>>>,
 }
@@ -61,7 +60,7 @@ impl AppState {
 pub type Auth = Authenticated<AppState>;
 
 /// The caller's user id; a token whose subject is not one is a 401.
-pub fn caller_id(auth: &Auth) -> crate::error::Result<i64> {
+pub fn caller_id(auth: &Auth) -> crate::http::error::Result<i64> {
     auth.principal
         .subject
         .parse()

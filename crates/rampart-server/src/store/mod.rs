@@ -16,14 +16,7 @@ use sqlx::{Any, AnyPool, Executor as _, Transaction, any::AnyPoolOptions};
 
 use crate::config::Settings;
 
-pub mod audit;
-pub mod audit_writer;
 pub mod clock;
-pub mod files;
-pub mod health;
-pub mod orders;
-pub mod payments;
-pub mod users;
 
 /// Embedded SQLite migrations.
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -124,7 +117,7 @@ impl StoreError {
 }
 
 /// `SELECT {columns} FROM {table} WHERE id = $1`.
-async fn row_by_id<R>(
+pub async fn row_by_id<R>(
     pool: &AnyPool,
     table: &str,
     columns: &str,
@@ -143,7 +136,7 @@ where
 /// A keyset page of a user's rows in `table`, newest first, with ids below
 /// `before`; fetches `limit + 1` so the caller knows whether a next page
 /// exists.
-async fn user_page<R>(
+pub async fn user_page<R>(
     pool: &AnyPool,
     table: &str,
     columns: &str,
@@ -235,36 +228,6 @@ impl Database {
     /// The pool, for repositories.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
-    }
-
-    /// The audit repository.
-    pub fn audit(&self) -> audit::Audit {
-        audit::Audit::new(self.pool.clone())
-    }
-
-    /// The files repository.
-    pub fn files(&self) -> files::Files {
-        files::Files::new(self.pool.clone())
-    }
-
-    /// The health-records repository.
-    pub fn health(&self) -> health::Health {
-        health::Health::new(self.pool.clone())
-    }
-
-    /// The payments repository.
-    pub fn payments(&self) -> payments::Payments {
-        payments::Payments::new(self.pool.clone())
-    }
-
-    /// The orders repository.
-    pub fn orders(&self) -> orders::Orders {
-        orders::Orders::new(self.pool.clone())
-    }
-
-    /// The users repository.
-    pub fn users(&self) -> users::Users {
-        users::Users::new(self.pool.clone())
     }
 
     /// Closes every connection (shutdown, and readiness tests).

@@ -263,7 +263,7 @@ async fn an_unreachable_redis_is_a_startup_error_without_the_password() {
         .await
         .unwrap();
     settings.ensure_development_keys().unwrap();
-    let err = rampart_server::server::start(settings, None)
+    let err = rampart_server::startup::start(settings, None)
         .await
         .unwrap_err()
         .to_string();

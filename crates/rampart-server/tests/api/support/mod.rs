@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use rampart_server::{
     config::{Settings, Source},
     domain::Role,
-    server::{self, Running},
+    startup::{self, Running},
 };
 use tempfile::TempDir;
 
@@ -70,7 +70,7 @@ impl TestApp {
         }
         let mut settings = Settings::load(&source).await.unwrap();
         settings.ensure_development_keys().unwrap();
-        let running = server::start(settings, Some(probe::routes()))
+        let running = startup::start(settings, Some(probe::routes()))
             .await
             .unwrap();
         let client = reqwest::Client::builder()

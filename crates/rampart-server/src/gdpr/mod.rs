@@ -1,0 +1,3 @@
+//! The data subject's rights: export (Art. 20) and erasure (Art. 17).
+
+pub mod routes;

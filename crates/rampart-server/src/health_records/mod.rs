@@ -1,0 +1,5 @@
+//! Health records: encrypted at rest, each field shown only to the roles
+//! that need it.
+
+pub mod routes;
+pub mod store;

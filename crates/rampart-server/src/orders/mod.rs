@@ -1,0 +1,4 @@
+//! Orders and their search: object-level authorization made concrete.
+
+pub mod routes;
+pub mod store;

@@ -1,0 +1,377 @@
+//! `/api/v2/payments`: tokens in, last four digits out (PCI DSS).
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use rampart::{
+    audit::EventType,
+    input::{Path, Query, ValidJson, Validate},
+    problem::{FieldError, Problem},
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use utoipa::ToSchema;
+
+use crate::{
+    audit::events::Ctx,
+    domain::Role,
+    http::error::{ApiError, Result},
+    orders::routes::{PageQuery, invalid_query, page, split_page},
+    payments::{
+        processor::{ChargeError, PaymentProcessor},
+        store::{Claim, PaymentRow},
+    },
+    state::{AppState, Auth, caller_id},
+    store::StoreError,
+};
+
+/// Currencies accepted (ISO 4217, two minor digits).
+pub const CURRENCIES: &[&str] = &["USD", "EUR", "GBP", "CAD", "AUD", "CHF"];
+
+/// `POST /payments`. Any other field (`card_number`, `cvv` …) is 422.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPayment {
+    /// The processor's token for the card (the test processor knows
+    /// `tok_visa`, `tok_mastercard`, `tok_chargeDeclined`).
+    #[schema(min_length = 1, max_length = 128, example = "tok_visa")]
+    pub payment_token: String,
+    /// Decimal string, > 0, ≤ 1000000, at most two decimals (`"19.99"`).
+    #[schema(pattern = "^[0-9]{1,7}(\\.[0-9]{1,2})?$", example = "19.99")]
+    pub amount: String,
+    /// One of USD, EUR, GBP, CAD, AUD, CHF.
+    #[schema(pattern = "^(USD|EUR|GBP|CAD|AUD|CHF)$", example = "USD")]
+    pub currency: String,
+}
+
+/// Parses `"19.99"` into cents: > 0, ≤ 1 000 000.00, at most two decimals.
+pub fn parse_amount(s: &str) -> Option<i64> {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || whole.len() > 7 || (s.contains('.') && (!digits(frac) || frac.len() > 2)) {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok()?;
+    let frac: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<2}").parse().ok()?
+    };
+    let cents = whole * 100 + frac;
+    (cents > 0 && cents <= 100_000_000).then_some(cents)
+}
+
+fn format_amount(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+impl Validate for NewPayment {
+    fn validate(&self) -> std::result::Result<(), Vec<FieldError>> {
+        let mut e = Vec::new();
+        if self.payment_token.is_empty()
+            || self.payment_token.len() > 128
+            || crate::domain::single_line(&self.payment_token).is_err()
+        {
+            e.push(FieldError::new(
+                "payment_token",
+                "must be 1 to 128 characters on one line",
+            ));
+        }
+        if parse_amount(&self.amount).is_none() {
+            e.push(FieldError::new(
+                "amount",
+                "must be a decimal string above 0 and at most 1000000, two decimals at most",
+            ));
+        }
+        if !CURRENCIES.contains(&self.currency.as_str()) {
+            e.push(FieldError::new(
+                "currency",
+                "must be one of USD, EUR, GBP, CAD, AUD, CHF",
+            ));
+        }
+        if e.is_empty() { Ok(()) } else { Err(e) }
+    }
+}
+
+/// A payment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Payment {
+    /// Id.
+    pub id: i64,
+    /// `succeeded`.
+    pub status: String,
+    /// Decimal string.
+    pub amount: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// Last four digits of the card.
+    pub last_four: String,
+    /// The processor's id.
+    pub processor_id: String,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+}
+
+impl From<&PaymentRow> for Payment {
+    fn from(p: &PaymentRow) -> Self {
+        Self {
+            id: p.id,
+            status: p.status.clone(),
+            amount: format_amount(p.amount_cents),
+            currency: p.currency.clone(),
+            last_four: p.last_four.clone(),
+            processor_id: p.processor_id.clone(),
+            created_at: p.created_at.clone(),
+        }
+    }
+}
+
+/// A page of payments.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentPage {
+    /// Newest first.
+    pub items: Vec<Payment>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Charges a payment token. An `Idempotency-Key` header (1–64 of
+/// `[A-Za-z0-9_-]`) makes a retried request return the first payment
+/// instead of charging again; the same key with another body is 422, and
+/// while the first request is still being charged a retry gets 409.
+#[utoipa::path(post, operation_id = "createPayment", path = "/api/v2/payments", tag = "payments", security(("bearer" = [])),
+    request_body = NewPayment,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry key: 1–64 of `[A-Za-z0-9_-]`, scoped to the caller", pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    responses(
+        (status = 201, body = Payment),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 402, description = "Declined", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A payment with this Idempotency-Key is in progress", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid body, or the Idempotency-Key was used for another payment", body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    ctx: Ctx,
+    headers: HeaderMap,
+    ValidJson(body): ValidJson<NewPayment>,
+) -> Result<Response> {
+    let user_id = caller_id(&auth)?;
+    let key = match headers.get("idempotency-key") {
+        None => uuid::Uuid::new_v4().to_string(),
+        Some(v) => {
+            let k = v.to_str().unwrap_or_default();
+            if !(1..=64).contains(&k.len())
+                || !k
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(Problem::new(StatusCode::BAD_REQUEST)
+                    .with_detail("Idempotency-Key must be 1 to 64 of A-Z a-z 0-9 - _.")
+                    .into());
+            }
+            k.to_owned()
+        }
+    };
+    if matches!(
+        state.processor,
+        crate::payments::processor::Processor::Unconfigured
+    ) {
+        // Production without a processor: nothing to claim a key for.
+        return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+            .with_detail("No payment processor is configured.")
+            .into());
+    }
+    let cents = parse_amount(&body.amount).unwrap_or(0);
+    let payments = state.db.payments();
+    let fingerprint = fingerprint(&body.payment_token, cents, &body.currency);
+    match payments
+        .claim(user_id, &key, &fingerprint, CLAIM_STALE_SECS)
+        .await?
+    {
+        Claim::New => {}
+        Claim::Replay(existing) => {
+            return Ok((StatusCode::CREATED, Json(Payment::from(&existing))).into_response());
+        }
+        Claim::InProgress => {
+            return Err(Problem::new(StatusCode::CONFLICT)
+                .with_detail(
+                    "A payment with this Idempotency-Key is still in progress; retry later.",
+                )
+                .into());
+        }
+        Claim::Mismatch => {
+            return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+                .with_detail("This Idempotency-Key was already used for a different payment.")
+                .into());
+        }
+    }
+    let event = ctx
+        .event(EventType::Payment)
+        .user(user_id.to_string())
+        .detail("amount", body.amount.as_str())
+        .detail("currency", body.currency.as_str());
+    let charged = state
+        .processor
+        .charge(
+            &body.payment_token,
+            cents,
+            &body.currency,
+            &processor_key(user_id, &key),
+        )
+        .await;
+    let charge = match charged {
+        Ok(charge) => charge,
+        Err(e) => {
+            // A refusal means no charge: the key may be used again. An
+            // unreachable processor may still have charged, so the claim
+            // stays until it is stale and a retry takes it over (the
+            // processor's key makes that retry charge once).
+            if e != ChargeError::Unavailable {
+                payments.release(user_id, &key).await?;
+            }
+            return Err(match e {
+                ChargeError::Declined => {
+                    state.audit(event.detail("status", "declined")).await?;
+                    Problem::typed(
+                        StatusCode::PAYMENT_REQUIRED,
+                        "urn:rampart:problem:card-declined",
+                        "Card declined",
+                    )
+                    .with_detail("The payment was declined by the processor.")
+                    .into()
+                }
+                ChargeError::UnknownToken => Problem::validation(vec![FieldError::new(
+                    "payment_token",
+                    "is not a known payment token",
+                )])
+                .into(),
+                ChargeError::Unavailable => Problem::new(StatusCode::SERVICE_UNAVAILABLE).into(),
+            });
+        }
+    };
+    let row = match payments
+        .insert(
+            user_id,
+            cents,
+            &body.currency,
+            &charge.last_four,
+            &charge.processor_id,
+            &key,
+            event.detail("status", "succeeded"),
+        )
+        .await
+    {
+        Ok(row) => row,
+        // A retry that took over a stale claim finished first: its payment
+        // is this request's too (the processor charged once, by key).
+        Err(StoreError::Conflict(_)) => {
+            match payments
+                .claim(user_id, &key, &fingerprint, CLAIM_STALE_SECS)
+                .await?
+            {
+                Claim::Replay(row) => row,
+                _ => {
+                    return Err(Problem::new(StatusCode::CONFLICT)
+                    .with_detail("A payment with this Idempotency-Key is still in progress; retry later.")
+                    .into());
+                }
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok((StatusCode::CREATED, Json(Payment::from(&row))).into_response())
+}
+
+/// How long a claimed key may stay without its payment before a retry
+/// takes it over: well past the processor client's 10 s timeout.
+const CLAIM_STALE_SECS: i64 = 60;
+
+/// What makes two requests with one key the same request: the token, the
+/// amount in cents and the currency (so `"10"` and `"10.00"` agree).
+fn fingerprint(token: &str, cents: i64, currency: &str) -> String {
+    let digest = Sha256::digest(format!("{token}\n{cents}\n{currency}").as_bytes());
+    rampart::audit::hex(&digest)
+}
+
+/// The idempotency key the processor sees: derived from the user and the
+/// client's key, so two users who pick the same key never share a charge.
+fn processor_key(user_id: i64, key: &str) -> String {
+    let digest = Sha256::digest(format!("rampart-payment\n{user_id}\n{key}").as_bytes());
+    rampart::audit::hex(&digest)
+}
+
+/// The caller's payments.
+#[utoipa::path(get, operation_id = "listPayments", path = "/api/v2/payments", tag = "payments", security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, body = PaymentPage),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<PaymentPage>> {
+    let user_id = caller_id(&auth)?;
+    let p = page(q.limit, q.cursor.as_deref()).map_err(invalid_query)?;
+    let rows = state.db.payments().page(user_id, p.before, p.limit).await?;
+    let (items, next_cursor) = split_page(rows, p.limit, |r| r.id, |r| Payment::from(r));
+    Ok(Json(PaymentPage { items, next_cursor }))
+}
+
+/// One payment (owner or admin; 404 for everyone else).
+#[utoipa::path(get, operation_id = "getPayment", path = "/api/v2/payments/{id}", tag = "payments", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Payment id")),
+    responses(
+        (status = 200, body = Payment),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Payment>> {
+    let row = state
+        .db
+        .payments()
+        .by_id(id)
+        .await?
+        .ok_or_else(|| ApiError::from(Problem::new(StatusCode::NOT_FOUND)))?;
+    let owner = row.user_id.map(|u| u.to_string()).unwrap_or_default();
+    auth.require_owner_or_role(&owner, &[Role::Admin]).await?;
+    Ok(Json(Payment::from(&row)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts() {
+        for (s, cents) in [
+            ("19.99", Some(1999)),
+            ("1", Some(100)),
+            ("0.5", Some(50)),
+            ("1000000", Some(100_000_000)),
+            ("1000000.01", None),
+            ("0", None),
+            ("0.00", None),
+            ("-1", None),
+            ("1.999", None),
+            ("1e3", None),
+            (".5", None),
+            ("5.", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_amount(s), cents, "{s}");
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! Starting and stopping the two listeners.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{Router, ServiceExt as _};
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+
+use rampart::{
+    jwt::{JwtService, KeyRing},
+    lockout::LockoutPolicy,
+    password::PasswordHasher,
+};
+use secrecy::ExposeSecret;
+
+use crate::{
+    audit::{
+        alerts::Alerter,
+        checkpoints::{CheckpointError, Checkpoints},
+        writer::AuditWriter,
+    },
+    config::{DataKeys, Settings},
+    http::stack::{self, HttpService},
+    metrics::Metrics,
+    state::AppState,
+    store::{Database, StoreError},
+};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A listener could not be bound.
+    #[error("{variable}: cannot listen on {addr}: {source}")]
+    Bind {
+        /// The setting that names the address.
+        variable: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The audit checkpoints could not be set up.
+    #[error("audit checkpoints: {0}")]
+    Checkpoints(#[from] CheckpointError),
+    /// No usable JWT signing key.
+    #[error("secret key: {0}")]
+    SecretKey(&'static str),
+    /// The shared limit store (Redis) could not be reached.
+    #[error("{0}")]
+    Limits(String),
+    /// The metrics registry could not be built.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// A started server.
+#[derive(Debug)]
+pub struct Running {
+    /// The API listener's address.
+    pub api_addr: SocketAddr,
+    /// The admin listener's address.
+    pub admin_addr: SocketAddr,
+    /// The shared state (tests reach the database through it).
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, closes the database.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "listener failed"),
+                Err(e) => tracing::error!(error = %e, "listener task failed"),
+            }
+        }
+        // The last word: a checkpoint of everything acknowledged.
+        if let Err(e) = self.state.checkpoints.write(&self.state.db).await {
+            tracing::error!(error = %e, "final audit checkpoint failed");
+        }
+        self.state.db.close().await;
+    }
+}
+
+/// Opens the database, migrates it, binds both listeners and serves.
+/// `extra` routes are merged into the API behind the same stack.
+pub async fn start(
+    settings: Settings,
+    extra: Option<Router<AppState>>,
+) -> Result<Running, StartError> {
+    let db = Database::connect(&settings).await?;
+    db.migrate().await?;
+    let api = TcpListener::bind(settings.bind)
+        .await
+        .map_err(|source| StartError::Bind {
+            variable: "RAMPART_BIND",
+            addr: settings.bind,
+            source,
+        })?;
+    let admin = TcpListener::bind(settings.admin_bind)
+        .await
+        .map_err(|source| StartError::Bind {
+            variable: "RAMPART_ADMIN_BIND",
+            addr: settings.admin_bind,
+            source,
+        })?;
+    let local = |l: &TcpListener, variable, addr| {
+        l.local_addr().map_err(|source| StartError::Bind {
+            variable,
+            addr,
+            source,
+        })
+    };
+    let api_addr = local(&api, "RAMPART_BIND", settings.bind)?;
+    let admin_addr = local(&admin, "RAMPART_ADMIN_BIND", settings.admin_bind)?;
+
+    let jwt = jwt_service(&settings)?;
+    let cipher = field_cipher(&settings)?;
+    let processor = match &settings.payment_processor_url {
+        // The test processor turns `tok_visa` into a succeeded payment:
+        // development only (`rampart check` warns in production).
+        None if settings.env == crate::config::Environment::Production => {
+            crate::payments::processor::Processor::Unconfigured
+        }
+        None => {
+            crate::payments::processor::Processor::Test(crate::payments::processor::TestProcessor)
+        }
+        Some(url) => crate::payments::processor::Processor::Http(
+            crate::payments::processor::HttpProcessor::new(
+                &url.to_string(),
+                Duration::from_secs(10),
+            )
+            .map_err(|_| {
+                StartError::SecretKey("the payment processor client could not be built")
+            })?,
+        ),
+    };
+    let checkpoints = Checkpoints::open(&settings)?;
+    // A tampered trail does not stop the server (the damage must stay
+    // inspectable); it is logged and reported by the verify endpoint.
+    let broken_at = match checkpoints.verify(&db).await {
+        Ok(v) if v.ok => {
+            tracing::info!(entries = v.entries, "audit chain verified");
+            None
+        }
+        Ok(v) => {
+            tracing::error!(
+                entries = v.entries,
+                first_bad_seq = v.first_bad_seq,
+                "AUDIT CHAIN BROKEN"
+            );
+            Some(v.first_bad_seq)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "audit chain could not be verified");
+            None
+        }
+    };
+    let lockout_policy = LockoutPolicy {
+        threshold: settings.lockout_threshold,
+        ip_threshold: settings.lockout_ip_threshold,
+        base: settings.lockout_base,
+        ..LockoutPolicy::default()
+    };
+    let (limiter, lockout) = crate::limits::stores(&settings, lockout_policy)
+        .await
+        .map_err(StartError::Limits)?;
+    let metrics = Metrics::new()?;
+    let audit_writer = AuditWriter::start(db.pool().clone());
+    let alerts = Alerter::start(settings.alert_webhook.as_ref(), metrics.clone());
+    let state = AppState {
+        settings: Arc::new(settings),
+        db,
+        metrics,
+        alerts,
+        audit_writer,
+        cipher: Arc::new(std::sync::RwLock::new(Arc::new(cipher))),
+        processor,
+        jwt,
+        hasher: PasswordHasher::new(hashing_concurrency()),
+        limiter: Arc::new(limiter),
+        lockout: Arc::new(lockout),
+        checkpoints,
+    };
+    if let Some(first_bad_seq) = broken_at {
+        // Recorded and alerted at high severity (it is never coalesced
+        // away or displaced by a flood of lesser alerts).
+        state
+            .audit_or_log(
+                rampart::audit::AuditEvent::new(rampart::audit::EventType::SecurityViolation)
+                    .detail("reason", "audit_chain_broken")
+                    .detail("first_bad_seq", first_bad_seq),
+            )
+            .await;
+    }
+    let mut routes =
+        crate::http::routes::api(state.settings.max_upload_bytes, state.settings.debug);
+    if let Some(extra) = extra {
+        routes = routes.merge(extra);
+    }
+    let api_app = stack::with_stack(routes, state.clone());
+    let admin_app = stack::admin_app(state.clone());
+
+    let (shutdown, signal) = watch::channel(false);
+    let tasks = vec![
+        spawn_listener(api, api_app, signal.clone()),
+        spawn_listener(admin, admin_app, signal.clone()),
+        spawn_checkpointer(state.clone(), signal.clone()),
+        spawn_secrets_refresher(state.clone(), signal.clone()),
+        spawn_credentials_keeper(state.clone(), signal),
+    ];
+    tracing::info!(api = %api_addr, admin = %admin_addr, "listening");
+    Ok(Running {
+        api_addr,
+        admin_addr,
+        state,
+        shutdown,
+        tasks,
+    })
+}
+
+fn spawn_listener(
+    listener: TcpListener,
+    app: impl HttpService,
+    mut signal: watch::Receiver<bool>,
+) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = signal.wait_for(|stop| *stop).await;
+        })
+        .await
+    })
+}
+
+/// The access-token service for `settings`' secret key.
+pub fn jwt_service(settings: &Settings) -> Result<JwtService, StartError> {
+    let key = settings
+        .secrets
+        .secret_key
+        .as_ref()
+        .ok_or(StartError::SecretKey("no secret key is configured"))?;
+    let ring = KeyRing::hs256(key.expose_secret().as_bytes())
+        .map_err(|_| StartError::SecretKey("the secret key is shorter than 32 bytes"))?;
+    Ok(JwtService::new(
+        ring,
+        "rampart",
+        "rampart-api",
+        settings.access_token_ttl,
+    ))
+}
+
+/// At most one argon2 hash per core at a time: a login flood then queues
+/// for hashing instead of taking every blocking thread.
+pub fn hashing_concurrency() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+}
+
+/// Writes a signed checkpoint every minute while the chain grows.
+fn spawn_checkpointer(
+    state: AppState,
+    mut signal: watch::Receiver<bool>,
+) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = state.checkpoints.write(&state.db).await {
+                        tracing::error!(error = %e, "audit checkpoint failed");
+                    }
+                }
+                () = stopped(&mut signal) => return Ok(()),
+            }
+        }
+    })
+}
+
+/// Resolves once shutdown is signalled (or the sender is gone).
+async fn stopped(signal: &mut watch::Receiver<bool>) {
+    let _ = signal.wait_for(|stop| *stop).await;
+}
+
+/// The PHI cipher for `settings`' data keys.
+pub fn field_cipher(settings: &Settings) -> Result<rampart::crypto::FieldCipher, StartError> {
+    let keys = settings
+        .secrets
+        .data_keys
+        .as_ref()
+        .ok_or(StartError::SecretKey(
+            "no PHI data key is configured (RAMPART_DATA_KEYS)",
+        ))?;
+    keys.cipher()
+        .map_err(|_| StartError::SecretKey("no PHI data key is configured"))
+}
+
+/// Re-reads the secrets provider every `RAMPART_SECRETS_REFRESH_SECS`: a
+/// changed signing key joins the key ring under its own `kid` and signs new
+/// tokens (tokens signed before keep verifying until they expire, then the
+/// old key leaves the ring); changed data keys replace the cipher (the
+/// highest version encrypts). A failed read keeps the last good values and
+/// is logged and counted.
+fn spawn_secrets_refresher(
+    state: AppState,
+    mut signal: watch::Receiver<bool>,
+) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(state.settings.secrets_refresh);
+        tick.tick().await;
+        let mut retired = Retired::default();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    refresh_secrets(&state, &mut retired).await;
+                    retired.drop_expired(&state);
+                }
+                () = stopped(&mut signal) => return Ok(()),
+            }
+        }
+    })
+}
+
+/// Keeps the provider's own credentials alive (a Vault token is renewed
+/// before it expires, or AppRole logs in again). A failure is logged and
+/// counted like a failed refresh, and retried after 5 seconds.
+fn spawn_credentials_keeper(
+    state: AppState,
+    mut signal: watch::Receiver<bool>,
+) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        let provider = state.settings.secrets_provider.clone();
+        loop {
+            let wait = match provider.keep_alive().await {
+                Ok(None) => return Ok(()),
+                Ok(Some(next)) => next,
+                Err(e) => {
+                    state.metrics.secrets_refresh_failed();
+                    tracing::warn!(provider = %provider.name(), error = %e, "secrets provider credentials could not be renewed");
+                    Duration::from_secs(5)
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = stopped(&mut signal) => return Ok(()),
+            }
+        }
+    })
+}
+
+/// Signing keys replaced by a rotation, with when they stopped signing. A
+/// token they signed is valid for at most the access-token lifetime plus
+/// the verifier's leeway; after that the key is dropped from the ring.
+#[derive(Default)]
+struct Retired(Vec<(String, std::time::Instant)>);
+
+impl Retired {
+    fn drop_expired(&mut self, state: &AppState) {
+        let grace = state.settings.access_token_ttl
+            + Duration::from_secs(rampart::jwt::MAX_LEEWAY_SECS)
+            + Duration::from_secs(1);
+        let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.0)
+            .into_iter()
+            .partition(|(_, since)| since.elapsed() >= grace);
+        self.0 = kept;
+        for (kid, _) in expired {
+            if state.jwt.update_ring(|ring| ring.remove(&kid)).is_ok() {
+                tracing::info!(
+                    kid,
+                    "retired signing key dropped: its tokens have all expired"
+                );
+            }
+        }
+    }
+}
+
+async fn refresh_secrets(state: &AppState, retired: &mut Retired) {
+    let provider = &state.settings.secrets_provider;
+    let fetched = provider
+        .fetch(crate::config::SECRET_KEYS)
+        .await
+        .map_err(crate::config::ConfigError::from)
+        .and_then(|set| crate::config::Secrets::from_set(&provider.name(), set));
+    let secrets = match fetched {
+        Ok(s) => s,
+        Err(e) => {
+            state.metrics.secrets_refresh_failed();
+            tracing::warn!(provider = %provider.name(), error = %e, "secrets refresh failed; keeping the last good values");
+            return;
+        }
+    };
+    if let Some(key) = &secrets.secret_key {
+        let bytes = key.expose_secret().as_bytes();
+        let kid = rampart::jwt::key_id(bytes);
+        let mut rotated = None;
+        let result = state.jwt.update_ring(|ring| {
+            let previous = ring.current_kid().to_owned();
+            if previous != kid && ring.rotate(bytes).is_ok() {
+                rotated = Some(previous);
+            }
+        });
+        if let Some(previous) = &rotated {
+            // A key that signs again is no longer retired.
+            retired.0.retain(|(k, _)| *k != kid);
+            retired
+                .0
+                .push((previous.clone(), std::time::Instant::now()));
+        }
+        if result.is_err() {
+            state.metrics.secrets_refresh_failed();
+        } else if rotated.is_some() {
+            tracing::warn!(kid, "signing key changed: new tokens use the new kid");
+        }
+    } else if !state.settings.secret_key_generated {
+        // (A generated development key is not the provider's to refresh.)
+        state.metrics.secrets_refresh_failed();
+        tracing::warn!(provider = %provider.name(), "secrets refresh found no secret key; keeping the last good one");
+    }
+    if let Some(Ok(cipher)) = secrets.data_keys.as_ref().map(DataKeys::cipher) {
+        if cipher.current_version() != state.cipher().current_version() {
+            tracing::warn!(
+                version = cipher.current_version(),
+                "data keys changed: new values use the new version"
+            );
+        }
+        if let Ok(mut slot) = state.cipher.write() {
+            *slot = Arc::new(cipher);
+        }
+    }
+}
