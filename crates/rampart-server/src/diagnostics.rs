@@ -24,9 +24,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     audit::events::Ctx,
+    auth::caller::Caller,
     domain::Role,
     http::error::{ApiError, Result},
-    state::{AppState, Auth},
+    state::AppState,
 };
 
 static PING_PERMITS: Semaphore = Semaphore::const_new(4);
@@ -115,12 +116,12 @@ fn restricted_v6(ip: Ipv6Addr) -> bool {
     ))]
 pub async fn ping(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     ctx: Ctx,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
     query: std::result::Result<Query<PingQuery>, Problem>,
 ) -> Result<Json<PingResult>> {
-    auth.require_role(&[Role::Admin]).await?;
+    caller.require_role(&[Role::Admin]).await?;
     // A host with a control character is a host that does not match the
     // pattern (400), however the query extractor would have refused it.
     let control = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
@@ -155,9 +156,10 @@ pub async fn ping(
     };
     if !state.settings.diagnostics_allow_private && resolved.iter().any(|ip| is_restricted(*ip)) {
         state
-            .audit_or_log(
+            .audit
+            .record_or_log(
                 ctx.event(EventType::SecurityViolation)
-                    .user(auth.principal.subject.as_str())
+                    .user(caller.id)
                     .detail("reason", "ping_private_target")
                     .detail("host", q.host.as_str()),
             )
@@ -166,10 +168,7 @@ pub async fn ping(
             .with_detail("Private, loopback and link-local targets are not allowed.")
             .into());
     }
-    let _permit = PING_PERMITS
-        .acquire()
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let _permit = PING_PERMITS.acquire().await.map_err(ApiError::internal)?;
     let family = if target.is_ipv6() { "-6" } else { "-4" };
     let output = tokio::process::Command::new("ping")
         .args([family, "-n", "-c", "1", "-W", "2", &target.to_string()])
@@ -182,7 +181,7 @@ pub async fn ping(
                 .with_detail("Ping is not available on this server.")
                 .into());
         }
-        Ok(Err(e)) => return Err(ApiError::Internal(format!("ping failed to start: {e}"))),
+        Ok(Err(e)) => return Err(ApiError::internal(format!("ping failed to start: {e}"))),
         Err(_) => {
             return Ok(Json(PingResult {
                 host: q.host,

@@ -16,6 +16,7 @@ pub mod payments;
 pub mod users;
 
 // Infrastructure.
+pub mod background;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -15,10 +15,11 @@ use secrecy::ExposeSecret;
 use crate::{
     audit::{
         alerts::Alerter,
+        auditor::Auditor,
         checkpoints::{CheckpointError, Checkpoints},
-        writer::AuditWriter,
     },
-    config::{DataKeys, Settings},
+    background,
+    config::Settings,
     http::stack::{self, HttpService},
     metrics::Metrics,
     state::AppState,
@@ -80,7 +81,7 @@ impl Running {
             }
         }
         // The last word: a checkpoint of everything acknowledged.
-        if let Err(e) = self.state.checkpoints.write(&self.state.db).await {
+        if let Err(e) = self.state.audit.checkpoints().write(&self.state.db).await {
             tracing::error!(error = %e, "final audit checkpoint failed");
         }
         self.state.db.close().await;
@@ -171,27 +172,26 @@ pub async fn start(
         .await
         .map_err(StartError::Limits)?;
     let metrics = Metrics::new()?;
-    let audit_writer = AuditWriter::start(db.pool().clone());
     let alerts = Alerter::start(settings.alert_webhook.as_ref(), metrics.clone());
+    let audit = Auditor::new(&db, alerts, checkpoints);
     let state = AppState {
         settings: Arc::new(settings),
         db,
         metrics,
-        alerts,
-        audit_writer,
+        audit,
         cipher: Arc::new(std::sync::RwLock::new(Arc::new(cipher))),
         processor,
         jwt,
         hasher: PasswordHasher::new(hashing_concurrency()),
         limiter: Arc::new(limiter),
         lockout: Arc::new(lockout),
-        checkpoints,
     };
     if let Some(first_bad_seq) = broken_at {
         // Recorded and alerted at high severity (it is never coalesced
         // away or displaced by a flood of lesser alerts).
         state
-            .audit_or_log(
+            .audit
+            .record_or_log(
                 rampart::audit::AuditEvent::new(rampart::audit::EventType::SecurityViolation)
                     .detail("reason", "audit_chain_broken")
                     .detail("first_bad_seq", first_bad_seq),
@@ -210,9 +210,9 @@ pub async fn start(
     let tasks = vec![
         spawn_listener(api, api_app, signal.clone()),
         spawn_listener(admin, admin_app, signal.clone()),
-        spawn_checkpointer(state.clone(), signal.clone()),
-        spawn_secrets_refresher(state.clone(), signal.clone()),
-        spawn_credentials_keeper(state.clone(), signal),
+        background::checkpointer::spawn(state.clone(), signal.clone()),
+        background::secrets_refresh::spawn(state.clone(), signal.clone()),
+        background::keep_alive::spawn(state.clone(), signal),
     ];
     tracing::info!(api = %api_addr, admin = %admin_addr, "listening");
     Ok(Running {
@@ -266,32 +266,6 @@ pub fn hashing_concurrency() -> usize {
         .unwrap_or(1)
 }
 
-/// Writes a signed checkpoint every minute while the chain grows.
-fn spawn_checkpointer(
-    state: AppState,
-    mut signal: watch::Receiver<bool>,
-) -> JoinHandle<std::io::Result<()>> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        tick.tick().await;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    if let Err(e) = state.checkpoints.write(&state.db).await {
-                        tracing::error!(error = %e, "audit checkpoint failed");
-                    }
-                }
-                () = stopped(&mut signal) => return Ok(()),
-            }
-        }
-    })
-}
-
-/// Resolves once shutdown is signalled (or the sender is gone).
-async fn stopped(signal: &mut watch::Receiver<bool>) {
-    let _ = signal.wait_for(|stop| *stop).await;
-}
-
 /// The PHI cipher for `settings`' data keys.
 pub fn field_cipher(settings: &Settings) -> Result<rampart::crypto::FieldCipher, StartError> {
     let keys = settings
@@ -303,138 +277,4 @@ pub fn field_cipher(settings: &Settings) -> Result<rampart::crypto::FieldCipher,
         ))?;
     keys.cipher()
         .map_err(|_| StartError::SecretKey("no PHI data key is configured"))
-}
-
-/// Re-reads the secrets provider every `RAMPART_SECRETS_REFRESH_SECS`: a
-/// changed signing key joins the key ring under its own `kid` and signs new
-/// tokens (tokens signed before keep verifying until they expire, then the
-/// old key leaves the ring); changed data keys replace the cipher (the
-/// highest version encrypts). A failed read keeps the last good values and
-/// is logged and counted.
-fn spawn_secrets_refresher(
-    state: AppState,
-    mut signal: watch::Receiver<bool>,
-) -> JoinHandle<std::io::Result<()>> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(state.settings.secrets_refresh);
-        tick.tick().await;
-        let mut retired = Retired::default();
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    refresh_secrets(&state, &mut retired).await;
-                    retired.drop_expired(&state);
-                }
-                () = stopped(&mut signal) => return Ok(()),
-            }
-        }
-    })
-}
-
-/// Keeps the provider's own credentials alive (a Vault token is renewed
-/// before it expires, or AppRole logs in again). A failure is logged and
-/// counted like a failed refresh, and retried after 5 seconds.
-fn spawn_credentials_keeper(
-    state: AppState,
-    mut signal: watch::Receiver<bool>,
-) -> JoinHandle<std::io::Result<()>> {
-    tokio::spawn(async move {
-        let provider = state.settings.secrets_provider.clone();
-        loop {
-            let wait = match provider.keep_alive().await {
-                Ok(None) => return Ok(()),
-                Ok(Some(next)) => next,
-                Err(e) => {
-                    state.metrics.secrets_refresh_failed();
-                    tracing::warn!(provider = %provider.name(), error = %e, "secrets provider credentials could not be renewed");
-                    Duration::from_secs(5)
-                }
-            };
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                () = stopped(&mut signal) => return Ok(()),
-            }
-        }
-    })
-}
-
-/// Signing keys replaced by a rotation, with when they stopped signing. A
-/// token they signed is valid for at most the access-token lifetime plus
-/// the verifier's leeway; after that the key is dropped from the ring.
-#[derive(Default)]
-struct Retired(Vec<(String, std::time::Instant)>);
-
-impl Retired {
-    fn drop_expired(&mut self, state: &AppState) {
-        let grace = state.settings.access_token_ttl
-            + Duration::from_secs(rampart::jwt::MAX_LEEWAY_SECS)
-            + Duration::from_secs(1);
-        let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.0)
-            .into_iter()
-            .partition(|(_, since)| since.elapsed() >= grace);
-        self.0 = kept;
-        for (kid, _) in expired {
-            if state.jwt.update_ring(|ring| ring.remove(&kid)).is_ok() {
-                tracing::info!(
-                    kid,
-                    "retired signing key dropped: its tokens have all expired"
-                );
-            }
-        }
-    }
-}
-
-async fn refresh_secrets(state: &AppState, retired: &mut Retired) {
-    let provider = &state.settings.secrets_provider;
-    let fetched = provider
-        .fetch(crate::config::SECRET_KEYS)
-        .await
-        .map_err(crate::config::ConfigError::from)
-        .and_then(|set| crate::config::Secrets::from_set(&provider.name(), set));
-    let secrets = match fetched {
-        Ok(s) => s,
-        Err(e) => {
-            state.metrics.secrets_refresh_failed();
-            tracing::warn!(provider = %provider.name(), error = %e, "secrets refresh failed; keeping the last good values");
-            return;
-        }
-    };
-    if let Some(key) = &secrets.secret_key {
-        let bytes = key.expose_secret().as_bytes();
-        let kid = rampart::jwt::key_id(bytes);
-        let mut rotated = None;
-        let result = state.jwt.update_ring(|ring| {
-            let previous = ring.current_kid().to_owned();
-            if previous != kid && ring.rotate(bytes).is_ok() {
-                rotated = Some(previous);
-            }
-        });
-        if let Some(previous) = &rotated {
-            // A key that signs again is no longer retired.
-            retired.0.retain(|(k, _)| *k != kid);
-            retired
-                .0
-                .push((previous.clone(), std::time::Instant::now()));
-        }
-        if result.is_err() {
-            state.metrics.secrets_refresh_failed();
-        } else if rotated.is_some() {
-            tracing::warn!(kid, "signing key changed: new tokens use the new kid");
-        }
-    } else if !state.settings.secret_key_generated {
-        // (A generated development key is not the provider's to refresh.)
-        state.metrics.secrets_refresh_failed();
-        tracing::warn!(provider = %provider.name(), "secrets refresh found no secret key; keeping the last good one");
-    }
-    if let Some(Ok(cipher)) = secrets.data_keys.as_ref().map(DataKeys::cipher) {
-        if cipher.current_version() != state.cipher().current_version() {
-            tracing::warn!(
-                version = cipher.current_version(),
-                "data keys changed: new values use the new version"
-            );
-        }
-        if let Ok(mut slot) = state.cipher.write() {
-            *slot = Arc::new(cipher);
-        }
-    }
 }

@@ -10,7 +10,7 @@ use rampart::{
     request_id::RequestId,
 };
 
-use crate::{state::AppState, store::StoreError};
+use crate::state::AppState;
 
 /// Who is asking from where: the client address and request id every
 /// audit event carries.
@@ -76,7 +76,7 @@ impl rampart::pci::guard::CardDataHook for CardAudit {
             parts.uri.path(),
             self.0.bearer_subject(parts),
         );
-        self.0.audit_or_log(event).await;
+        self.0.audit.record_or_log(event).await;
     }
 }
 
@@ -109,37 +109,5 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
                 .get::<RequestId>()
                 .map(|id| id.as_str().to_owned()),
         })
-    }
-}
-
-impl AppState {
-    /// Appends `event` to the chain (durable when this returns) and logs
-    /// security violations at error level.
-    pub async fn audit(&self, event: AuditEvent) -> Result<(), StoreError> {
-        let violation = event.event_type == EventType::SecurityViolation;
-        let entry = self.audit_writer.append(event).await?;
-        if violation {
-            self.alerts.send(&entry);
-            tracing::error!(
-                target: "rampart::security",
-                event_type = entry.event_type,
-                seq = entry.seq,
-                user_id = entry.user_id,
-                ip = entry.ip,
-                request_id = entry.request_id,
-                details = entry.details,
-                "security violation"
-            );
-        }
-        Ok(())
-    }
-
-    /// [`AppState::audit`] where the answer does not depend on it (the
-    /// request is refused either way); a failure is logged.
-    pub async fn audit_or_log(&self, event: AuditEvent) {
-        let kind = event.event_type.as_str();
-        if let Err(e) = self.audit(event).await {
-            tracing::error!(error = %e, event_type = kind, "audit append failed");
-        }
     }
 }

@@ -4,6 +4,7 @@
 //! that read and verify it.
 
 pub mod alerts;
+pub mod auditor;
 pub mod checkpoints;
 pub mod events;
 pub mod retention;

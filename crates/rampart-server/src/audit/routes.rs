@@ -12,9 +12,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     audit::{events::Ctx, store::AuditFilter},
+    auth::caller::Caller,
     domain::Role,
     http::error::{ApiError, Result},
-    state::{AppState, Auth},
+    state::AppState,
 };
 
 /// Filters of the audit listing.
@@ -91,11 +92,11 @@ fn decode_cursor(cursor: &str) -> Option<i64> {
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     ctx: Ctx,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<AuditPage>> {
-    auth.require_role(&[Role::Admin, Role::Auditor]).await?;
+    caller.require_role(&[Role::Admin, Role::Auditor]).await?;
     let mut errors = Vec::new();
     if let Some(t) = &q.event_type
         && EventType::parse(t).is_none()
@@ -113,7 +114,7 @@ pub async fn list(
         errors.push(FieldError::new("cursor", "is not a valid cursor"));
     }
     if !errors.is_empty() {
-        return Err(crate::orders::routes::invalid_query(errors));
+        return Err(crate::http::error::invalid_query(errors));
     }
     let filter = AuditFilter {
         event_type: q.event_type,
@@ -123,9 +124,10 @@ pub async fn list(
     };
     // Reading the trail is itself an access to sensitive data.
     state
-        .audit(
+        .audit
+        .record(
             ctx.event(EventType::DataAccess)
-                .user(auth.principal.subject.as_str())
+                .user(caller.id)
                 .detail("resource", "audit_log"),
         )
         .await?;
@@ -153,12 +155,13 @@ pub async fn list(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn verify(State(state): State<AppState>, auth: Auth) -> Result<Json<Verification>> {
-    auth.require_role(&[Role::Admin, Role::Auditor]).await?;
+pub async fn verify(State(state): State<AppState>, caller: Caller) -> Result<Json<Verification>> {
+    caller.require_role(&[Role::Admin, Role::Auditor]).await?;
     let verification = state
-        .checkpoints
+        .audit
+        .checkpoints()
         .verify(&state.db)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(ApiError::internal)?;
     Ok(Json(verification))
 }

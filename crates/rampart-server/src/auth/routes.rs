@@ -21,12 +21,13 @@ use utoipa::ToSchema;
 
 use crate::{
     audit::events::Ctx,
+    auth::caller::Caller,
     domain::{
         Email, Errors, Password, Role, Username, parse_bio, parse_multiline, parse_phone,
         parse_text, parse_website, single_line,
     },
     http::error::{ApiError, Result},
-    state::{AppState, Auth},
+    state::AppState,
     users::{
         routes::SelfUser,
         store::{NewUser, Profile, RefreshOutcome, UserRow},
@@ -129,7 +130,7 @@ pub async fn register(
         .hasher
         .hash(reg.password.into_secret())
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(ApiError::internal)?;
     let user = state
         .db
         .users()
@@ -214,7 +215,7 @@ fn token_pair(
             Some(session_id),
             Some(user.token_version),
         )
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(ApiError::internal)?;
     Ok(Json(TokenPair {
         access_token: issued.token,
         token_type: "Bearer",
@@ -280,7 +281,7 @@ pub async fn login(
         Ok(Gate::Open(attempt)) => attempt,
         Ok(Gate::UserLocked { retry_after }) => {
             state.metrics.auth_failure("account_locked");
-            state.audit(failure("account_locked")).await?;
+            state.audit.record(failure("account_locked")).await?;
             return Ok(too_many(
                 retry_after,
                 "Too many failed logins for this account; retry later.",
@@ -288,7 +289,7 @@ pub async fn login(
         }
         Ok(Gate::AddressBlocked { retry_after }) => {
             state.metrics.auth_failure("address_blocked");
-            state.audit(failure("address_blocked")).await?;
+            state.audit.record(failure("address_blocked")).await?;
             return Ok(too_many(
                 retry_after,
                 "Too many failed logins from this address; retry later.",
@@ -306,15 +307,17 @@ pub async fn login(
     let Some(user) = user.filter(|_| ok) else {
         let outcome = attempt.failed();
         state.metrics.auth_failure("bad_credentials");
-        state.audit(failure("bad_credentials")).await?;
+        state.audit.record(failure("bad_credentials")).await?;
         if let Some(lock) = outcome.locked_for {
             state
-                .audit(account_locked(&ctx, user_id.clone(), &body.username, lock))
+                .audit
+                .record(account_locked(&ctx, user_id.clone(), &body.username, lock))
                 .await?;
         }
         if outcome.address_blocked {
             state
-                .audit(
+                .audit
+                .record(
                     ctx.event(EventType::SecurityViolation)
                         .detail("reason", "possible_brute_force")
                         .detail("address", address.as_str()),
@@ -436,7 +439,8 @@ pub async fn verify_current_password(
     let outcome = attempt.failed();
     if let Some(lock) = outcome.locked_for {
         state
-            .audit(account_locked(
+            .audit
+            .record(account_locked(
                 ctx,
                 Some(user.id.to_string()),
                 &user.username,
@@ -504,15 +508,9 @@ pub async fn refresh(
             let user = users.by_id(user_id).await?.ok_or_else(invalid_refresh)?;
             token_pair(&state, &user, &session_id, next_token)
         }
-        RefreshOutcome::Reused { user_id, entry } => {
-            state.alerts.send(&entry);
-            tracing::error!(
-                target: "rampart::security",
-                event_type = "security_violation",
-                user_id,
-                reason = "refresh_token_reuse",
-                "a spent refresh token was presented; its session is revoked"
-            );
+        RefreshOutcome::Reused { entry } => {
+            // A spent refresh token was presented: its session is revoked.
+            state.audit.committed(&entry);
             Err(invalid_refresh())
         }
         RefreshOutcome::Invalid => Err(invalid_refresh()),
@@ -525,13 +523,11 @@ pub async fn refresh(
         (status = 204, description = "Logged out"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn logout(State(state): State<AppState>, ctx: Ctx, auth: Auth) -> Result<StatusCode> {
-    let event = ctx
-        .event(EventType::Logout)
-        .user(auth.principal.subject.as_str());
-    match &auth.principal.session {
+pub async fn logout(State(state): State<AppState>, ctx: Ctx, caller: Caller) -> Result<StatusCode> {
+    let event = ctx.event(EventType::Logout).user(caller.id);
+    match &caller.session() {
         Some(session) => state.db.users().revoke_session(session, &event).await?,
-        None => state.audit(event).await?,
+        None => state.audit.record(event).await?,
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -562,11 +558,11 @@ pub struct PasswordChange {
 pub async fn change_password(
     State(state): State<AppState>,
     ctx: Ctx,
-    auth: Auth,
+    caller: Caller,
     StrictJson(body): StrictJson<PasswordChange>,
 ) -> Result<Response> {
     let users = state.db.users();
-    let id: i64 = auth.principal.subject.parse().map_err(|_| login_failed())?;
+    let id = caller.id;
     let user = users.by_id(id).await?.ok_or_else(login_failed)?;
     let new_password = Password::parse(&body.new_password, &[&user.username, &user.email])
         .map_err(|m| {
@@ -581,7 +577,7 @@ pub async fn change_password(
         .hasher
         .hash(new_password.into_secret())
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(ApiError::internal)?;
     users
         .set_password(
             id,

@@ -61,7 +61,7 @@ pub(super) async fn create(username: String, email: String) -> Result<ExitCode, 
         Ok(user)
     })
     .await?;
-    tracing::info!(target: "rampart::security", event_type = "permission_change", user_id = user.id, role = "admin", "administrator created");
+    tracing::info!(target: "rampart::security", event_type = "permission_change", user_id = user.id.get(), role = "admin", "administrator created");
     say(format_args!(
         "created administrator {} (id {})",
         user.username, user.id

@@ -30,7 +30,7 @@ pub(super) async fn set_role(username: String, role: String) -> Result<ExitCode,
             .ok_or_else(no_such_user)
     })
     .await?;
-    tracing::info!(target: "rampart::security", event_type = "permission_change", user_id = user.id, from = before.as_str(), to = role.as_str(), "role changed from the command line");
+    tracing::info!(target: "rampart::security", event_type = "permission_change", user_id = user.id.get(), from = before.as_str(), to = role.as_str(), "role changed from the command line");
     say(format_args!("{}: {} -> {}", user.username, before, role));
     Ok(ExitCode::SUCCESS)
 }

@@ -17,11 +17,12 @@ use utoipa::ToSchema;
 
 use crate::{
     audit::events::Ctx,
+    auth::caller::Caller,
     domain::Role,
+    domain::{PageQuery, PageRequest},
     files::store::{FileRow, NewFile},
     http::error::{ApiError, Result},
-    orders::routes::{PageQuery, invalid_query, page, split_page},
-    state::{AppState, Auth, caller_id},
+    state::AppState,
     store::StoreError,
 };
 
@@ -92,7 +93,7 @@ pub struct FilePage {
     ))]
 pub async fn upload(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     ctx: Ctx,
     multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<Response> {
@@ -100,7 +101,7 @@ pub async fn upload(
         Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
             .with_detail("Send the file as multipart/form-data.")
     })?;
-    let owner = caller_id(&auth)?;
+    let owner = caller.id;
     let settings = &state.settings;
     let files = state.db.files();
     let used = u64::try_from(files.usage(owner).await?).unwrap_or(0);
@@ -108,7 +109,7 @@ pub async fn upload(
     let limit = settings.max_upload_bytes.min(quota_left);
     let policy = UploadPolicy::images_and_pdf(limit);
     let dir = settings.upload_dir();
-    crate::private_dir::create_private_dir(&dir).map_err(|e| ApiError::Internal(e.to_string()))?;
+    crate::private_dir::create_private_dir(&dir).map_err(ApiError::internal)?;
 
     let field = multipart
         .next_field()
@@ -139,7 +140,7 @@ pub async fn upload(
         let event = ctx
             .card_data_violation("POST", "/api/v2/files", Some(owner.to_string()))
             .detail("field", "file name");
-        state.audit_or_log(event).await;
+        state.audit.record_or_log(event).await;
         return Err(rampart::pci::guard::card_data_problem().into());
     }
     let stored = store_upload(field, &client_name, &dir, &policy)
@@ -157,7 +158,7 @@ pub async fn upload(
             UploadRejection::Stream => Problem::new(StatusCode::BAD_REQUEST)
                 .with_detail("The upload was interrupted.")
                 .into(),
-            UploadRejection::Io(e) => ApiError::Internal(e.to_string()),
+            UploadRejection::Io(e) => ApiError::internal(e),
         })?;
     // Exactly one field: anything after the file is refused, as an unknown
     // field is in a JSON body, and the stored bytes go again.
@@ -223,24 +224,25 @@ fn quota_exceeded() -> ApiError {
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<FilePage>> {
-    let owner = caller_id(&auth)?;
-    let p = page(q.limit, q.cursor.as_deref()).map_err(invalid_query)?;
-    let rows = state.db.files().page(owner, p.before, p.limit).await?;
-    let (items, next_cursor) = split_page(rows, p.limit, |r| r.id, |r| FileView::from(r));
+    let owner = caller.id;
+    let p = PageRequest::try_from(&q).map_err(crate::http::error::invalid_query)?;
+    let rows = state.db.files().page(owner, p).await?;
+    let (items, next_cursor) = p.split(rows, |r| r.id, |r| FileView::from(r));
     Ok(Json(FilePage { items, next_cursor }))
 }
 
-async fn owned(state: &AppState, auth: &Auth, id: i64) -> Result<FileRow> {
+async fn owned(state: &AppState, caller: &Caller, id: i64) -> Result<FileRow> {
     let file = state
         .db
         .files()
         .by_id(id)
         .await?
         .ok_or_else(|| ApiError::from(Problem::new(StatusCode::NOT_FOUND)))?;
-    auth.require_owner_or_role(&file.user_id.to_string(), &[Role::Admin])
+    caller
+        .require_owner_or_role(Some(file.user_id), &[Role::Admin])
         .await?;
     Ok(file)
 }
@@ -261,14 +263,14 @@ async fn owned(state: &AppState, auth: &Auth, id: i64) -> Result<FileRow> {
     ))]
 pub async fn download(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Response> {
-    let file = owned(&state, &auth, id).await?;
+    let file = owned(&state, &caller, id).await?;
     // Streamed from disk in chunks: a download never holds the file whole.
     let opened = tokio::fs::File::open(state.settings.upload_dir().join(&file.stored_name))
         .await
-        .map_err(|e| ApiError::Internal(format!("stored file unreadable: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("stored file unreadable: {e}")))?;
     let length = opened.metadata().await.ok().map(|m| m.len());
     let disposition = format!(
         "attachment; filename=\"{}\"",
@@ -302,14 +304,14 @@ pub async fn download(
     ))]
 pub async fn delete(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     ctx: Ctx,
     Path(id): Path<i64>,
 ) -> Result<StatusCode> {
-    let file = owned(&state, &auth, id).await?;
+    let file = owned(&state, &caller, id).await?;
     let event = ctx
         .event(EventType::DataModification)
-        .user(auth.principal.subject.as_str())
+        .user(caller.id)
         .detail("action", "file_deleted")
         .detail("file_id", id);
     if state.db.files().delete(id, &event).await? {

@@ -5,6 +5,7 @@ use sqlx::{AnyPool, FromRow};
 
 use crate::{
     audit::store::append_in,
+    domain::{PageRequest, UserId},
     store::{StoreError, clock::now_rfc3339},
 };
 
@@ -14,7 +15,7 @@ pub struct FileRow {
     /// Id.
     pub id: i64,
     /// Owner.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// Random name on disk.
     pub stored_name: String,
     /// The client's name, sanitised.
@@ -36,7 +37,7 @@ const COLUMNS: &str =
 #[derive(Debug)]
 pub struct NewFile<'a> {
     /// Owner.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// Random name on disk.
     pub stored_name: &'a str,
     /// Sanitised client name.
@@ -62,7 +63,7 @@ impl Files {
     }
 
     /// Bytes stored by a user.
-    pub async fn usage(&self, user_id: i64) -> Result<i64, StoreError> {
+    pub async fn usage(&self, user_id: UserId) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM files WHERE user_id = $1",
         )
@@ -124,11 +125,10 @@ impl Files {
     /// A page of a user's files, newest first.
     pub async fn page(
         &self,
-        user_id: i64,
-        before: Option<i64>,
-        limit: u32,
+        user_id: UserId,
+        page: PageRequest,
     ) -> Result<Vec<FileRow>, StoreError> {
-        crate::store::user_page(&self.pool, "files", COLUMNS, user_id, before, limit).await
+        crate::store::user_page(&self.pool, "files", COLUMNS, user_id, page).await
     }
 
     /// Deletes a file's row with its event; the caller removes the bytes.

@@ -13,11 +13,14 @@ use utoipa::ToSchema;
 
 use crate::{
     audit::events::Ctx,
+    auth::caller::Caller,
+    domain::PageRequest,
     files::routes::FileView,
+    health_records,
     http::error::{ApiError, Result},
     orders::routes::Order,
     payments::routes::Payment,
-    state::{AppState, Auth, caller_id},
+    state::AppState,
     store::clock::now_rfc3339,
     users::routes::SelfUser,
 };
@@ -28,46 +31,28 @@ use crate::{
         (status = 200, description = "personal_data, orders, files, payments, health, audit_events, export_date", body = Object),
         (status = 401, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn export(State(state): State<AppState>, auth: Auth, ctx: Ctx) -> Result<Response> {
-    let id = caller_id(&auth)?;
+pub async fn export(State(state): State<AppState>, caller: Caller, ctx: Ctx) -> Result<Response> {
+    let id = caller.id;
     let db = &state.db;
     let user = db
         .users()
         .by_id(id)
         .await?
         .ok_or_else(|| ApiError::from(Problem::new(StatusCode::NOT_FOUND)))?;
-    let orders = db.orders().page(id, None, u32::MAX - 1).await?;
-    let files = db.files().page(id, None, u32::MAX - 1).await?;
-    let payments = db.payments().page(id, None, u32::MAX - 1).await?;
+    let orders = db.orders().page(id, PageRequest::EVERYTHING).await?;
+    let files = db.files().page(id, PageRequest::EVERYTHING).await?;
+    let payments = db.payments().page(id, PageRequest::EVERYTHING).await?;
     let health = match db.health().get(id).await? {
         None => Value::Null,
-        Some(row) => {
-            let mut out = serde_json::Map::new();
-            for (field, stored) in [
-                ("diagnosis", &row.diagnosis),
-                ("medications", &row.medications),
-                ("insurance_id", &row.insurance_id),
-                ("notes", &row.notes),
-            ] {
-                let plain = state
-                    .cipher()
-                    .decrypt(stored, format!("health:{id}:{field}").as_bytes())
-                    .map_err(|e| {
-                        ApiError::Internal(format!("export of health record {id}: {e}"))
-                    })?;
-                let value = if field == "medications" {
-                    serde_json::from_slice(&plain).unwrap_or(Value::Null)
-                } else {
-                    Value::String(String::from_utf8_lossy(&plain).into_owned())
-                };
-                out.insert(field.to_owned(), value);
-            }
-            Value::Object(out)
-        }
+        Some(row) => Value::Object(
+            health_records::record::open(&state.cipher(), &row, &health_records::record::FIELDS)
+                .map_err(ApiError::internal)?,
+        ),
     };
     let audit_events = db.audit().for_user(&id.to_string()).await?;
     state
-        .audit(ctx.event(EventType::DataExport).user(id.to_string()))
+        .audit
+        .record(ctx.event(EventType::DataExport).user(id.to_string()))
         .await?;
     let document = json!({
         "personal_data": SelfUser::from(&user),
@@ -106,11 +91,11 @@ pub struct Erase {
     ))]
 pub async fn erase(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     ctx: Ctx,
     StrictJson(body): StrictJson<Erase>,
 ) -> Result<Response> {
-    let id = caller_id(&auth)?;
+    let id = caller.id;
     let users = state.db.users();
     let user = users
         .by_id(id)

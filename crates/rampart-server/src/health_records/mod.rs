@@ -1,5 +1,6 @@
 //! Health records: encrypted at rest, each field shown only to the roles
 //! that need it.
 
+pub mod record;
 pub mod routes;
 pub mod store;

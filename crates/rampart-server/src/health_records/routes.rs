@@ -12,25 +12,15 @@ use utoipa::ToSchema;
 
 use crate::{
     audit::events::Ctx,
-    domain::Role,
-    health_records::store::HealthRow,
+    auth::caller::Caller,
+    domain::UserId,
+    health_records::{
+        record::{self, FIELDS, READABLE_BY_ROLE, WRITERS, context},
+        store::HealthRow,
+    },
     http::error::{ApiError, Result},
-    state::{AppState, Auth},
+    state::AppState,
 };
-
-/// The fields of a record.
-pub const FIELDS: [&str; 4] = ["diagnosis", "medications", "insurance_id", "notes"];
-
-/// Who may read which fields (minimum necessary, HIPAA): the record's owner
-/// reads everything; the table says what each role may read of others'
-/// records. Roles not listed (user, auditor, admin) read nothing: 403.
-pub const READABLE_BY_ROLE: &[(Role, &[&str])] = &[
-    (Role::Clinician, &["diagnosis", "medications", "notes"]),
-    (Role::Billing, &["insurance_id"]),
-];
-
-/// Roles that may write others' records.
-pub const WRITERS: &[Role] = &[Role::Clinician];
 
 /// `PUT /users/{id}/health`: the whole record.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -94,10 +84,6 @@ impl Validate for HealthRecord {
 #[schema(value_type = Object)]
 pub struct HealthView(Map<String, Value>);
 
-fn context(user_id: i64, field: &str) -> Vec<u8> {
-    format!("health:{user_id}:{field}").into_bytes()
-}
-
 /// Stores a record, every field encrypted (the owner or a clinician).
 #[utoipa::path(put, operation_id = "putHealthRecord", path = "/api/v2/users/{id}/health", tag = "health", security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id")),
@@ -111,23 +97,21 @@ fn context(user_id: i64, field: &str) -> Vec<u8> {
     ))]
 pub async fn put(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     ctx: Ctx,
-    Path(user_id): Path<i64>,
+    Path(user_id): Path<UserId>,
     ValidJson(body): ValidJson<HealthRecord>,
 ) -> Result<StatusCode> {
-    auth.require_self_or_role(&user_id.to_string(), WRITERS)
-        .await?;
+    caller.require_self_or_role(user_id, WRITERS).await?;
     if state.db.users().by_id(user_id).await?.is_none() {
         return Err(Problem::new(StatusCode::NOT_FOUND).into());
     }
     let c = state.cipher();
     let enc = |field: &str, plain: &[u8]| {
         c.encrypt(plain, &context(user_id, field))
-            .map_err(|e| ApiError::Internal(e.to_string()))
+            .map_err(ApiError::internal)
     };
-    let medications =
-        serde_json::to_vec(&body.medications).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let medications = serde_json::to_vec(&body.medications).map_err(ApiError::internal)?;
     let row = HealthRow {
         user_id,
         diagnosis: enc("diagnosis", body.diagnosis.as_bytes())?,
@@ -138,7 +122,7 @@ pub async fn put(
     };
     let event = ctx
         .event(EventType::DataModification)
-        .user(auth.principal.subject.as_str())
+        .user(caller.id)
         .detail("resource", "health_record")
         .detail("target_user", user_id)
         .detail("fields", FIELDS.to_vec());
@@ -158,22 +142,22 @@ pub async fn put(
     ))]
 pub async fn get(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     ctx: Ctx,
-    Path(user_id): Path<i64>,
+    Path(user_id): Path<UserId>,
 ) -> Result<Json<HealthView>> {
-    let fields: &[&str] = if auth.is(&user_id.to_string()) {
+    let fields: &[&'static str] = if caller.is(user_id) {
         &FIELDS
     } else {
         let readable = READABLE_BY_ROLE
             .iter()
-            .find(|(r, _)| *r == auth.principal.role)
+            .find(|(r, _)| *r == caller.role)
             .map(|(_, f)| *f);
         match readable {
             Some(fields) => fields,
             None => {
                 // Refused (and audited) like any other user-scoped path.
-                auth.require_self_or_role(&user_id.to_string(), &[]).await?;
+                caller.require_self_or_role(user_id, &[]).await?;
                 return Err(Problem::new(StatusCode::FORBIDDEN).into());
             }
         }
@@ -184,31 +168,12 @@ pub async fn get(
         .get(user_id)
         .await?
         .ok_or_else(|| ApiError::from(Problem::new(StatusCode::NOT_FOUND)))?;
-    let mut out = Map::new();
-    for field in fields {
-        let stored = match *field {
-            "diagnosis" => &row.diagnosis,
-            "medications" => &row.medications,
-            "insurance_id" => &row.insurance_id,
-            _ => &row.notes,
-        };
-        let plain = state
-            .cipher()
-            .decrypt(stored, &context(user_id, field))
-            .map_err(|e| {
-                ApiError::Internal(format!("health record {user_id} field {field}: {e}"))
-            })?;
-        let value = if *field == "medications" {
-            serde_json::from_slice(&plain).map_err(|e| ApiError::Internal(e.to_string()))?
-        } else {
-            Value::String(String::from_utf8_lossy(&plain).into_owned())
-        };
-        out.insert((*field).to_owned(), value);
-    }
+    let out = record::open(&state.cipher(), &row, fields).map_err(ApiError::internal)?;
     state
-        .audit(
+        .audit
+        .record(
             ctx.event(EventType::DataAccess)
-                .user(auth.principal.subject.as_str())
+                .user(caller.id)
                 .detail("resource", "health_record")
                 .detail("target_user", user_id)
                 .detail("fields", fields.to_vec()),

@@ -5,6 +5,7 @@ use sqlx::{AnyPool, FromRow};
 
 use crate::{
     audit::store::append_in,
+    domain::UserId,
     store::{StoreError, clock::now_rfc3339},
 };
 
@@ -12,7 +13,7 @@ use crate::{
 #[derive(Debug, Clone, FromRow)]
 pub struct HealthRow {
     /// Owner.
-    pub user_id: i64,
+    pub user_id: UserId,
     /// Encrypted diagnosis.
     pub diagnosis: String,
     /// Encrypted JSON array of medications.
@@ -60,7 +61,7 @@ impl Health {
     }
 
     /// Every record's owner, for batch jobs.
-    pub async fn user_ids(&self) -> Result<Vec<i64>, StoreError> {
+    pub async fn user_ids(&self) -> Result<Vec<UserId>, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT user_id FROM health_records ORDER BY user_id")
                 .fetch_all(&self.pool)
@@ -94,7 +95,7 @@ impl Health {
     }
 
     /// A user's record.
-    pub async fn get(&self, user_id: i64) -> Result<Option<HealthRow>, StoreError> {
+    pub async fn get(&self, user_id: UserId) -> Result<Option<HealthRow>, StoreError> {
         Ok(sqlx::query_as::<_, HealthRow>(
             "SELECT user_id, diagnosis, medications, insurance_id, notes, updated_at FROM health_records WHERE user_id = $1",
         )

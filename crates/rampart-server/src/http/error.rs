@@ -18,11 +18,18 @@ pub enum ApiError {
     Conflict(&'static str),
     /// 500: storage failed. Logged with the request id; the client sees
     /// only the generic problem.
-    #[error("storage: {0}")]
-    Store(StoreError),
-    /// 500: anything else internal.
-    #[error("internal: {0}")]
-    Internal(String),
+    #[error("storage")]
+    Store(#[source] StoreError),
+    /// 500: anything else internal, with its cause.
+    #[error("internal")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    /// A 500 caused by `source` (an error, or a message saying what failed).
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(source.into())
+    }
 }
 
 /// `Result` with [`ApiError`].
@@ -76,14 +83,29 @@ impl IntoResponse for ApiError {
             )
             .with_detail(format!("This {field} is already taken."))
             .into_response(),
-            Self::Store(e) => internal(e.to_string()),
-            Self::Internal(e) => internal(e),
+            Self::Store(e) => internal(&e),
+            Self::Internal(e) => internal(&*e),
         }
     }
 }
 
-fn internal(message: String) -> Response {
+/// The generic 500; the whole cause chain goes to the access log.
+fn internal(error: &(dyn std::error::Error + 'static)) -> Response {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
     let mut response = Problem::new(StatusCode::INTERNAL_SERVER_ERROR).into_response();
     response.extensions_mut().insert(InternalError(message));
     response
+}
+
+/// The 422 for invalid `limit`/`cursor` (and other query) parameters.
+pub fn invalid_query(errors: Vec<rampart::problem::FieldError>) -> ApiError {
+    Problem::validation(errors)
+        .with_detail(rampart::input::QUERY_INVALID)
+        .into()
 }

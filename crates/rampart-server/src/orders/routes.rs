@@ -6,7 +6,6 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use base64::Engine as _;
 use rampart::{
     audit::EventType,
     input::{Path, Query, ValidJson, Validate},
@@ -18,10 +17,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     audit::events::Ctx,
-    domain::Role,
-    http::error::{ApiError, Result},
+    auth::caller::Caller,
+    domain::{PageQuery, PageRequest, Role, UserId},
+    http::error::{ApiError, Result, invalid_query},
     orders::store::OrderRow,
-    state::{AppState, Auth, caller_id},
+    state::AppState,
 };
 
 /// An order.
@@ -47,7 +47,7 @@ impl From<&OrderRow> for Order {
     fn from(o: &OrderRow) -> Self {
         Self {
             id: o.id,
-            user_id: o.user_id,
+            user_id: o.user_id.map(UserId::get),
             item: o.item.clone(),
             quantity: o.quantity,
             unit_price_cents: o.unit_price_cents,
@@ -110,95 +110,8 @@ impl Validate for NewOrder {
     }
 }
 
-/// `limit` and `cursor` of every list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct PageQuery {
-    /// 1–100, default 20.
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// From a previous page's `next_cursor`.
-    pub cursor: Option<String>,
-}
-
-/// A validated page request.
-pub struct Page {
-    /// How many items.
-    pub limit: u32,
-    /// Only ids below this.
-    pub before: Option<i64>,
-}
-
-/// Validates `limit` (1–100) and decodes `cursor`; the errors make a 422.
-pub fn page(
-    limit: Option<u32>,
-    cursor: Option<&str>,
-) -> std::result::Result<Page, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let limit = limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        errors.push(FieldError::new("limit", "must be between 1 and 100"));
-    }
-    let before = match cursor {
-        None => None,
-        Some(c) => {
-            let id = decode_cursor(c);
-            if id.is_none() {
-                errors.push(FieldError::new("cursor", "is not a valid cursor"));
-            }
-            id
-        }
-    };
-    if errors.is_empty() {
-        Ok(Page { limit, before })
-    } else {
-        Err(errors)
-    }
-}
-
-/// The 422 for invalid `limit`/`cursor` (and other query) parameters.
-pub fn invalid_query(errors: Vec<FieldError>) -> ApiError {
-    Problem::validation(errors)
-        .with_detail(rampart::input::QUERY_INVALID)
-        .into()
-}
-
-/// The opaque cursor for the page after the item with `id`.
-pub fn encode_cursor(id: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{id}"))
-}
-
-fn decode_cursor(cursor: &str) -> Option<i64> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()?;
-    let text = std::str::from_utf8(&bytes).ok()?;
-    text.strip_prefix("o:")?
-        .parse()
-        .ok()
-        .filter(|id: &i64| *id > 0)
-}
-
-/// Splits a `limit + 1` keyset fetch into the page's views and the cursor
-/// of the next page (none when the extra row did not come back).
-pub fn split_page<R, V>(
-    mut rows: Vec<R>,
-    limit: u32,
-    id: impl Fn(&R) -> i64,
-    view: impl Fn(&R) -> V,
-) -> (Vec<V>, Option<String>) {
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next = if more {
-        rows.last().map(|r| encode_cursor(id(r)))
-    } else {
-        None
-    };
-    (rows.iter().map(view).collect(), next)
-}
-
-fn to_page(rows: Vec<OrderRow>, limit: u32) -> OrderPage {
-    let (items, next_cursor) = split_page(rows, limit, |o| o.id, |o| Order::from(o));
+fn to_page(rows: Vec<OrderRow>, page: PageRequest) -> OrderPage {
+    let (items, next_cursor) = page.split(rows, |o| o.id, |o| Order::from(o));
     OrderPage { items, next_cursor }
 }
 
@@ -217,12 +130,12 @@ fn to_page(rows: Vec<OrderRow>, limit: u32) -> OrderPage {
     ))]
 pub async fn create_order(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     ctx: Ctx,
-    Path(user_id): Path<i64>,
+    Path(user_id): Path<UserId>,
     ValidJson(body): ValidJson<NewOrder>,
 ) -> Result<Response> {
-    auth.require_self_or_role(&user_id.to_string(), &[]).await?;
+    caller.require_self_or_role(user_id, &[]).await?;
     let event = ctx
         .event(EventType::DataModification)
         .user(user_id.to_string())
@@ -253,19 +166,14 @@ pub async fn create_order(
     ))]
 pub async fn list_orders(
     State(state): State<AppState>,
-    auth: Auth,
-    Path(user_id): Path<i64>,
+    caller: Caller,
+    Path(user_id): Path<UserId>,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<OrderPage>> {
-    auth.require_self_or_role(&user_id.to_string(), &[Role::Admin])
-        .await?;
-    let page = page(q.limit, q.cursor.as_deref()).map_err(invalid_query)?;
-    let rows = state
-        .db
-        .orders()
-        .page(user_id, page.before, page.limit)
-        .await?;
-    Ok(Json(to_page(rows, page.limit)))
+    caller.require_self_or_role(user_id, &[Role::Admin]).await?;
+    let page = PageRequest::try_from(&q).map_err(invalid_query)?;
+    let rows = state.db.orders().page(user_id, page).await?;
+    Ok(Json(to_page(rows, page)))
 }
 
 /// One order (its owner or an admin; 404 for everyone else).
@@ -278,7 +186,7 @@ pub async fn list_orders(
     ))]
 pub async fn get_order(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<Order>> {
     let order = state
@@ -287,8 +195,9 @@ pub async fn get_order(
         .by_id(id)
         .await?
         .ok_or_else(|| ApiError::from(Problem::new(StatusCode::NOT_FOUND)))?;
-    let owner = order.user_id.map(|u| u.to_string()).unwrap_or_default();
-    auth.require_owner_or_role(&owner, &[Role::Admin]).await?;
+    caller
+        .require_owner_or_role(order.user_id, &[Role::Admin])
+        .await?;
     Ok(Json(Order::from(&order)))
 }
 
@@ -317,11 +226,14 @@ pub struct SearchQuery {
     ))]
 pub async fn search(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response> {
     let len = q.q.chars().count();
-    let page = match (page(q.limit, q.cursor.as_deref()), (1..=100).contains(&len)) {
+    let page = match (
+        PageRequest::parse(q.limit, q.cursor.as_deref()),
+        (1..=100).contains(&len),
+    ) {
         (Ok(p), true) => p,
         (result, q_ok) => {
             let mut errors = result.err().unwrap_or_default();
@@ -331,7 +243,7 @@ pub async fn search(
             return Err(invalid_query(errors));
         }
     };
-    let user_id = caller_id(&auth)?;
+    let user_id = caller.id;
     let quota = Quota::per_minute(state.settings.search_limit_per_min);
     let decision =
         match ratelimit::check(&*state.limiter, &format!("search:user:{user_id}"), &quota).await {
@@ -348,23 +260,6 @@ pub async fn search(
                 return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE).into());
             }
         };
-    let rows = state
-        .db
-        .orders()
-        .search(user_id, &q.q, page.before, page.limit)
-        .await?;
-    Ok((decision, Json(to_page(rows, page.limit))).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_garbage_is_refused() {
-        assert_eq!(decode_cursor(&encode_cursor(42)), Some(42));
-        for bad in ["zzz", "", "bzotMQ", "eDo0Mg"] {
-            assert_eq!(decode_cursor(bad), None, "{bad}");
-        }
-    }
+    let rows = state.db.orders().search(user_id, &q.q, page).await?;
+    Ok((decision, Json(to_page(rows, page))).into_response())
 }

@@ -6,6 +6,7 @@ use rampart::audit::AuditEvent;
 
 use crate::{
     audit::store::append_in,
+    domain::{PageRequest, UserId},
     store::{StoreError, clock::now_rfc3339},
 };
 
@@ -15,7 +16,7 @@ pub struct OrderRow {
     /// Id.
     pub id: i64,
     /// Owner; `None` once the owner's account is gone.
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     /// Item name.
     pub item: String,
     /// Quantity.
@@ -60,7 +61,7 @@ impl Orders {
     /// Creates an order; the total is computed here, never taken from the client.
     pub async fn insert(
         &self,
-        user_id: i64,
+        user_id: UserId,
         item: &str,
         quantity: i64,
         unit_price_cents: i64,
@@ -94,20 +95,18 @@ impl Orders {
     /// fetches `limit + 1` so the caller knows whether a next page exists.
     pub async fn page(
         &self,
-        user_id: i64,
-        before: Option<i64>,
-        limit: u32,
+        user_id: UserId,
+        page: PageRequest,
     ) -> Result<Vec<OrderRow>, StoreError> {
-        crate::store::user_page(&self.pool, "orders", COLUMNS, user_id, before, limit).await
+        crate::store::user_page(&self.pool, "orders", COLUMNS, user_id, page).await
     }
 
     /// A page of a user's orders whose item contains `text` literally.
     pub async fn search(
         &self,
-        user_id: i64,
+        user_id: UserId,
         text: &str,
-        before: Option<i64>,
-        limit: u32,
+        page: PageRequest,
     ) -> Result<Vec<OrderRow>, StoreError> {
         let sql = format!(
             // lower() on both sides: SQLite's LIKE ignores ASCII case,
@@ -118,10 +117,17 @@ impl Orders {
         Ok(sqlx::query_as::<_, OrderRow>(&sql)
             .bind(user_id)
             .bind(like_literal(text))
-            .bind(before.unwrap_or(i64::MAX))
-            .bind(i64::from(limit) + 1)
+            .bind(page.before.unwrap_or(i64::MAX))
+            .bind(i64::from(page.limit) + 1)
             .fetch_all(&self.pool)
             .await?)
+    }
+}
+
+impl crate::store::Database {
+    /// The orders repository.
+    pub fn orders(&self) -> Orders {
+        Orders::new(self.pool().clone())
     }
 }
 
@@ -133,12 +139,5 @@ mod tests {
     fn like_patterns_are_literal() {
         assert_eq!(like_literal("50%_off\\"), "%50\\%\\_off\\\\%");
         assert_eq!(like_literal("' OR 1=1 --"), "%' OR 1=1 --%");
-    }
-}
-
-impl crate::store::Database {
-    /// The orders repository.
-    pub fn orders(&self) -> Orders {
-        Orders::new(self.pool().clone())
     }
 }

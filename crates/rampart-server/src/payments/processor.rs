@@ -1,6 +1,7 @@
 //! The payment processor boundary: card data never enters Rampart, only a
 //! processor's token. `TestProcessor` is the built-in one of SPEC §6.
 
+use crate::domain::{Currency, Money};
 use std::future::Future;
 
 /// A charge the processor accepted.
@@ -28,13 +29,13 @@ pub enum ChargeError {
 
 /// A payment processor.
 pub trait PaymentProcessor: Send + Sync + 'static {
-    /// Charges `amount_cents` in `currency` to the card behind `token`;
+    /// Charges `amount` in `currency` to the card behind `token`;
     /// `idempotency_key` makes a retried call charge once.
     fn charge(
         &self,
         token: &str,
-        amount_cents: i64,
-        currency: &str,
+        amount: Money,
+        currency: Currency,
         idempotency_key: &str,
     ) -> impl Future<Output = Result<Charge, ChargeError>> + Send;
 }
@@ -48,8 +49,8 @@ impl PaymentProcessor for TestProcessor {
     async fn charge(
         &self,
         token: &str,
-        _amount_cents: i64,
-        _currency: &str,
+        _amount: Money,
+        _currency: Currency,
         _idempotency_key: &str,
     ) -> Result<Charge, ChargeError> {
         let last_four = match token {
@@ -93,15 +94,15 @@ impl PaymentProcessor for HttpProcessor {
     async fn charge(
         &self,
         token: &str,
-        amount_cents: i64,
-        currency: &str,
+        amount: Money,
+        currency: Currency,
         idempotency_key: &str,
     ) -> Result<Charge, ChargeError> {
         let response = self
             .client
             .post(format!("{}/charges", self.url))
             .header("idempotency-key", idempotency_key)
-            .json(&serde_json::json!({"token": token, "amount_cents": amount_cents, "currency": currency}))
+            .json(&serde_json::json!({"token": token, "amount_cents": amount.cents(), "currency": currency.code()}))
             .send()
             .await
             .map_err(|_| ChargeError::Unavailable)?;
@@ -148,19 +149,13 @@ impl PaymentProcessor for Processor {
     async fn charge(
         &self,
         token: &str,
-        amount_cents: i64,
-        currency: &str,
+        amount: Money,
+        currency: Currency,
         idempotency_key: &str,
     ) -> Result<Charge, ChargeError> {
         match self {
-            Self::Test(p) => {
-                p.charge(token, amount_cents, currency, idempotency_key)
-                    .await
-            }
-            Self::Http(p) => {
-                p.charge(token, amount_cents, currency, idempotency_key)
-                    .await
-            }
+            Self::Test(p) => p.charge(token, amount, currency, idempotency_key).await,
+            Self::Http(p) => p.charge(token, amount, currency, idempotency_key).await,
             Self::Unconfigured => Err(ChargeError::Unavailable),
         }
     }

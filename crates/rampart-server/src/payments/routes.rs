@@ -8,7 +8,7 @@ use axum::{
 };
 use rampart::{
     audit::EventType,
-    input::{Path, Query, ValidJson, Validate},
+    input::{Path, Query, StrictJson},
     problem::{FieldError, Problem},
 };
 use serde::{Deserialize, Serialize};
@@ -17,19 +17,16 @@ use utoipa::ToSchema;
 
 use crate::{
     audit::events::Ctx,
-    domain::Role,
+    auth::caller::Caller,
+    domain::{Currency, IdempotencyKey, Money, PageQuery, PageRequest, Role, UserId},
     http::error::{ApiError, Result},
-    orders::routes::{PageQuery, invalid_query, page, split_page},
     payments::{
         processor::{ChargeError, PaymentProcessor},
         store::{Claim, PaymentRow},
     },
-    state::{AppState, Auth, caller_id},
+    state::AppState,
     store::StoreError,
 };
-
-/// Currencies accepted (ISO 4217, two minor digits).
-pub const CURRENCIES: &[&str] = &["USD", "EUR", "GBP", "CAD", "AUD", "CHF"];
 
 /// `POST /payments`. Any other field (`card_number`, `cvv` …) is 422.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -47,52 +44,49 @@ pub struct NewPayment {
     pub currency: String,
 }
 
-/// Parses `"19.99"` into cents: > 0, ≤ 1 000 000.00, at most two decimals.
-pub fn parse_amount(s: &str) -> Option<i64> {
-    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    if !digits(whole) || whole.len() > 7 || (s.contains('.') && (!digits(frac) || frac.len() > 2)) {
-        return None;
-    }
-    let whole: i64 = whole.parse().ok()?;
-    let frac: i64 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<2}").parse().ok()?
-    };
-    let cents = whole * 100 + frac;
-    (cents > 0 && cents <= 100_000_000).then_some(cents)
+/// A payment request, parsed.
+struct Charge {
+    token: String,
+    amount: Money,
+    currency: Currency,
 }
 
-fn format_amount(cents: i64) -> String {
-    format!("{}.{:02}", cents / 100, cents % 100)
-}
+impl TryFrom<NewPayment> for Charge {
+    type Error = Vec<FieldError>;
 
-impl Validate for NewPayment {
-    fn validate(&self) -> std::result::Result<(), Vec<FieldError>> {
+    fn try_from(body: NewPayment) -> std::result::Result<Self, Self::Error> {
         let mut e = Vec::new();
-        if self.payment_token.is_empty()
-            || self.payment_token.len() > 128
-            || crate::domain::single_line(&self.payment_token).is_err()
+        if body.payment_token.is_empty()
+            || body.payment_token.len() > 128
+            || crate::domain::single_line(&body.payment_token).is_err()
         {
             e.push(FieldError::new(
                 "payment_token",
                 "must be 1 to 128 characters on one line",
             ));
         }
-        if parse_amount(&self.amount).is_none() {
+        let amount = Money::parse(&body.amount);
+        if amount.is_none() {
             e.push(FieldError::new(
                 "amount",
                 "must be a decimal string above 0 and at most 1000000, two decimals at most",
             ));
         }
-        if !CURRENCIES.contains(&self.currency.as_str()) {
+        let currency = Currency::parse(&body.currency);
+        if currency.is_none() {
             e.push(FieldError::new(
                 "currency",
                 "must be one of USD, EUR, GBP, CAD, AUD, CHF",
             ));
         }
-        if e.is_empty() { Ok(()) } else { Err(e) }
+        match (amount, currency) {
+            (Some(amount), Some(currency)) if e.is_empty() => Ok(Self {
+                token: body.payment_token,
+                amount,
+                currency,
+            }),
+            _ => Err(e),
+        }
     }
 }
 
@@ -120,7 +114,7 @@ impl From<&PaymentRow> for Payment {
         Self {
             id: p.id,
             status: p.status.clone(),
-            amount: format_amount(p.amount_cents),
+            amount: Money::from_cents(p.amount_cents).to_string(),
             currency: p.currency.clone(),
             last_four: p.last_four.clone(),
             processor_id: p.processor_id.clone(),
@@ -156,27 +150,20 @@ pub struct PaymentPage {
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     ctx: Ctx,
     headers: HeaderMap,
-    ValidJson(body): ValidJson<NewPayment>,
+    StrictJson(body): StrictJson<NewPayment>,
 ) -> Result<Response> {
-    let user_id = caller_id(&auth)?;
+    // The body first: an invalid one is a 422 whatever the headers say.
+    let charge = Charge::try_from(body).map_err(Problem::validation)?;
+    let user_id = caller.id;
     let key = match headers.get("idempotency-key") {
-        None => uuid::Uuid::new_v4().to_string(),
-        Some(v) => {
-            let k = v.to_str().unwrap_or_default();
-            if !(1..=64).contains(&k.len())
-                || !k
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                return Err(Problem::new(StatusCode::BAD_REQUEST)
-                    .with_detail("Idempotency-Key must be 1 to 64 of A-Z a-z 0-9 - _.")
-                    .into());
-            }
-            k.to_owned()
-        }
+        None => IdempotencyKey::random(),
+        Some(v) => IdempotencyKey::parse(v.to_str().unwrap_or_default()).ok_or_else(|| {
+            Problem::new(StatusCode::BAD_REQUEST)
+                .with_detail("Idempotency-Key must be 1 to 64 of A-Z a-z 0-9 - _.")
+        })?,
     };
     if matches!(
         state.processor,
@@ -187,9 +174,8 @@ pub async fn create(
             .with_detail("No payment processor is configured.")
             .into());
     }
-    let cents = parse_amount(&body.amount).unwrap_or(0);
     let payments = state.db.payments();
-    let fingerprint = fingerprint(&body.payment_token, cents, &body.currency);
+    let fingerprint = fingerprint(&charge);
     match payments
         .claim(user_id, &key, &fingerprint, CLAIM_STALE_SECS)
         .await?
@@ -214,19 +200,19 @@ pub async fn create(
     let event = ctx
         .event(EventType::Payment)
         .user(user_id.to_string())
-        .detail("amount", body.amount.as_str())
-        .detail("currency", body.currency.as_str());
+        .detail("amount", charge.amount.to_string())
+        .detail("currency", charge.currency.code());
     let charged = state
         .processor
         .charge(
-            &body.payment_token,
-            cents,
-            &body.currency,
+            &charge.token,
+            charge.amount,
+            charge.currency,
             &processor_key(user_id, &key),
         )
         .await;
-    let charge = match charged {
-        Ok(charge) => charge,
+    let charged = match charged {
+        Ok(charged) => charged,
         Err(e) => {
             // A refusal means no charge: the key may be used again. An
             // unreachable processor may still have charged, so the claim
@@ -237,7 +223,10 @@ pub async fn create(
             }
             return Err(match e {
                 ChargeError::Declined => {
-                    state.audit(event.detail("status", "declined")).await?;
+                    state
+                        .audit
+                        .record(event.detail("status", "declined"))
+                        .await?;
                     Problem::typed(
                         StatusCode::PAYMENT_REQUIRED,
                         "urn:rampart:problem:card-declined",
@@ -258,10 +247,10 @@ pub async fn create(
     let row = match payments
         .insert(
             user_id,
-            cents,
-            &body.currency,
-            &charge.last_four,
-            &charge.processor_id,
+            charge.amount,
+            charge.currency,
+            &charged.last_four,
+            &charged.processor_id,
             &key,
             event.detail("status", "succeeded"),
         )
@@ -294,14 +283,16 @@ const CLAIM_STALE_SECS: i64 = 60;
 
 /// What makes two requests with one key the same request: the token, the
 /// amount in cents and the currency (so `"10"` and `"10.00"` agree).
-fn fingerprint(token: &str, cents: i64, currency: &str) -> String {
+fn fingerprint(charge: &Charge) -> String {
+    let (token, cents, currency) = (&charge.token, charge.amount.cents(), charge.currency);
     let digest = Sha256::digest(format!("{token}\n{cents}\n{currency}").as_bytes());
     rampart::audit::hex(&digest)
 }
 
 /// The idempotency key the processor sees: derived from the user and the
 /// client's key, so two users who pick the same key never share a charge.
-fn processor_key(user_id: i64, key: &str) -> String {
+fn processor_key(user_id: UserId, key: &IdempotencyKey) -> String {
+    let key = key.as_str();
     let digest = Sha256::digest(format!("rampart-payment\n{user_id}\n{key}").as_bytes());
     rampart::audit::hex(&digest)
 }
@@ -316,13 +307,13 @@ fn processor_key(user_id: i64, key: &str) -> String {
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<PaymentPage>> {
-    let user_id = caller_id(&auth)?;
-    let p = page(q.limit, q.cursor.as_deref()).map_err(invalid_query)?;
-    let rows = state.db.payments().page(user_id, p.before, p.limit).await?;
-    let (items, next_cursor) = split_page(rows, p.limit, |r| r.id, |r| Payment::from(r));
+    let user_id = caller.id;
+    let p = PageRequest::try_from(&q).map_err(crate::http::error::invalid_query)?;
+    let rows = state.db.payments().page(user_id, p).await?;
+    let (items, next_cursor) = p.split(rows, |r| r.id, |r| Payment::from(r));
     Ok(Json(PaymentPage { items, next_cursor }))
 }
 
@@ -336,7 +327,7 @@ pub async fn list(
     ))]
 pub async fn get(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<Payment>> {
     let row = state
@@ -345,33 +336,8 @@ pub async fn get(
         .by_id(id)
         .await?
         .ok_or_else(|| ApiError::from(Problem::new(StatusCode::NOT_FOUND)))?;
-    let owner = row.user_id.map(|u| u.to_string()).unwrap_or_default();
-    auth.require_owner_or_role(&owner, &[Role::Admin]).await?;
+    caller
+        .require_owner_or_role(row.user_id, &[Role::Admin])
+        .await?;
     Ok(Json(Payment::from(&row)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn amounts() {
-        for (s, cents) in [
-            ("19.99", Some(1999)),
-            ("1", Some(100)),
-            ("0.5", Some(50)),
-            ("1000000", Some(100_000_000)),
-            ("1000000.01", None),
-            ("0", None),
-            ("0.00", None),
-            ("-1", None),
-            ("1.999", None),
-            ("1e3", None),
-            (".5", None),
-            ("5.", None),
-            ("", None),
-        ] {
-            assert_eq!(parse_amount(s), cents, "{s}");
-        }
-    }
 }

@@ -5,6 +5,7 @@ use sqlx::{AnyPool, FromRow};
 
 use crate::{
     audit::store::append_in,
+    domain::{Currency, IdempotencyKey, Money, PageRequest, UserId},
     store::{
         StoreError,
         clock::{now_rfc3339, unix_now},
@@ -17,7 +18,7 @@ pub struct PaymentRow {
     /// Id.
     pub id: i64,
     /// Owner (null once the account is gone).
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     /// `succeeded`.
     pub status: String,
     /// Amount in minor units.
@@ -67,8 +68,8 @@ impl Payments {
     /// over; the processor's own idempotency key makes that charge once.
     pub async fn claim(
         &self,
-        user_id: i64,
-        key: &str,
+        user_id: UserId,
+        key: &IdempotencyKey,
         fingerprint: &str,
         stale_secs: i64,
     ) -> Result<Claim, StoreError> {
@@ -78,7 +79,7 @@ impl Payments {
              WHERE user_id = $1 AND idempotency_key = $2",
         )
         .bind(user_id)
-        .bind(key)
+        .bind(key.as_str())
         .fetch_optional(&mut *tx)
         .await?;
         let now = unix_now();
@@ -89,7 +90,7 @@ impl Payments {
                      VALUES ($1, $2, $3, NULL, $4)",
                 )
                 .bind(user_id)
-                .bind(key)
+                .bind(key.as_str())
                 .bind(fingerprint)
                 .bind(now)
                 .execute(&mut *tx)
@@ -115,7 +116,7 @@ impl Payments {
                 )
                 .bind(now)
                 .bind(user_id)
-                .bind(key)
+                .bind(key.as_str())
                 .execute(&mut *tx)
                 .await?;
                 Claim::New
@@ -128,13 +129,13 @@ impl Payments {
 
     /// Gives a claim back after a charge that did not happen (declined,
     /// unknown token, processor unavailable), so the client may retry.
-    pub async fn release(&self, user_id: i64, key: &str) -> Result<(), StoreError> {
+    pub async fn release(&self, user_id: UserId, key: &IdempotencyKey) -> Result<(), StoreError> {
         let mut tx = crate::store::begin_write(&self.pool).await?;
         sqlx::query(
             "DELETE FROM payment_requests WHERE user_id = $1 AND idempotency_key = $2 AND payment_id IS NULL",
         )
         .bind(user_id)
-        .bind(key)
+        .bind(key.as_str())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -146,12 +147,12 @@ impl Payments {
     #[allow(clippy::too_many_arguments)]
     pub async fn insert(
         &self,
-        user_id: i64,
-        amount_cents: i64,
-        currency: &str,
+        user_id: UserId,
+        amount: Money,
+        currency: Currency,
         last_four: &str,
         processor_id: &str,
-        key: &str,
+        key: &IdempotencyKey,
         event: AuditEvent,
     ) -> Result<PaymentRow, StoreError> {
         let mut tx = crate::store::begin_write(&self.pool).await?;
@@ -161,11 +162,11 @@ impl Payments {
         );
         let row = sqlx::query_as::<_, PaymentRow>(&sql)
             .bind(user_id)
-            .bind(amount_cents)
-            .bind(currency)
+            .bind(amount.cents())
+            .bind(currency.code())
             .bind(last_four)
             .bind(processor_id)
-            .bind(key)
+            .bind(key.as_str())
             .bind(now_rfc3339())
             .fetch_one(&mut *tx)
             .await
@@ -175,7 +176,7 @@ impl Payments {
         )
         .bind(row.id)
         .bind(user_id)
-        .bind(key)
+        .bind(key.as_str())
         .execute(&mut *tx)
         .await?;
         append_in(&mut tx, &event.detail("payment_id", row.id)).await?;
@@ -191,11 +192,10 @@ impl Payments {
     /// A page of a user's payments, newest first.
     pub async fn page(
         &self,
-        user_id: i64,
-        before: Option<i64>,
-        limit: u32,
+        user_id: UserId,
+        page: PageRequest,
     ) -> Result<Vec<PaymentRow>, StoreError> {
-        crate::store::user_page(&self.pool, "payments", COLUMNS, user_id, before, limit).await
+        crate::store::user_page(&self.pool, "payments", COLUMNS, user_id, page).await
     }
 }
 

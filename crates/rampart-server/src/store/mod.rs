@@ -134,15 +134,14 @@ where
 }
 
 /// A keyset page of a user's rows in `table`, newest first, with ids below
-/// `before`; fetches `limit + 1` so the caller knows whether a next page
+/// the page's `before`; fetches `limit + 1` so the caller knows whether a next page
 /// exists.
 pub async fn user_page<R>(
     pool: &AnyPool,
     table: &str,
     columns: &str,
-    user_id: i64,
-    before: Option<i64>,
-    limit: u32,
+    user_id: crate::domain::UserId,
+    page: crate::domain::PageRequest,
 ) -> Result<Vec<R>, StoreError>
 where
     R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
@@ -152,8 +151,8 @@ where
     );
     Ok(sqlx::query_as::<_, R>(&sql)
         .bind(user_id)
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(i64::from(limit) + 1)
+        .bind(page.before.unwrap_or(i64::MAX))
+        .bind(i64::from(page.limit) + 1)
         .fetch_all(pool)
         .await?)
 }

@@ -11,12 +11,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     audit::events::Ctx,
+    auth::caller::Caller,
+    domain::UserId,
     domain::{
         Email, Errors, Role, Username, parse_bio, parse_multiline, parse_phone, parse_text,
         parse_website,
     },
     http::error::Result,
-    state::{AppState, Auth},
+    state::AppState,
     users::store::{ProfileChanges, UserRow},
 };
 
@@ -38,7 +40,7 @@ pub struct PublicUser {
 impl From<&UserRow> for PublicUser {
     fn from(u: &UserRow) -> Self {
         Self {
-            id: u.id,
+            id: u.id.get(),
             username: u.username.clone(),
             bio: u.bio.clone(),
             website: u.website.clone(),
@@ -86,12 +88,12 @@ pub struct SelfUser {
 impl From<&UserRow> for SelfUser {
     fn from(u: &UserRow) -> Self {
         Self {
-            id: u.id,
+            id: u.id.get(),
             username: u.username.clone(),
             bio: u.bio.clone(),
             website: u.website.clone(),
             email: u.email.clone(),
-            role: u.role(),
+            role: u.role,
             full_name: u.full_name.clone(),
             phone: u.phone.clone(),
             address: u.address.clone(),
@@ -113,7 +115,7 @@ fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND)
 }
 
-async fn load(state: &AppState, id: i64) -> Result<UserRow> {
+async fn load(state: &AppState, id: UserId) -> Result<UserRow> {
     Ok(state.db.users().by_id(id).await?.ok_or_else(not_found)?)
 }
 
@@ -123,8 +125,8 @@ async fn load(state: &AppState, id: i64) -> Result<UserRow> {
         (status = 200, body = SelfUser),
         (status = 401, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn me(State(state): State<AppState>, auth: Auth) -> Result<Json<SelfUser>> {
-    let id = auth.principal.subject.parse().map_err(|_| not_found())?;
+pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<SelfUser>> {
+    let id = caller.id;
     Ok(Json(SelfUser::from(&load(&state, id).await?)))
 }
 
@@ -138,11 +140,11 @@ pub async fn me(State(state): State<AppState>, auth: Auth) -> Result<Json<SelfUs
     ))]
 pub async fn get_user(
     State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<i64>,
+    caller: Caller,
+    Path(id): Path<UserId>,
 ) -> Result<axum::response::Response> {
     let user = load(&state, id).await?;
-    if auth.is(&id.to_string()) || auth.principal.role == Role::Admin {
+    if caller.is(id) || caller.role == Role::Admin {
         Ok(Json(SelfUser::from(&user)).into_response())
     } else {
         Ok(Json(PublicUser::from(&user)).into_response())
@@ -172,7 +174,7 @@ pub struct UserQuery {
     ))]
 pub async fn find_users(
     State(state): State<AppState>,
-    _auth: Auth,
+    _caller: Caller,
     Query(q): Query<UserQuery>,
 ) -> Result<Json<UserPage>> {
     let mut errors = Vec::new();
@@ -184,7 +186,7 @@ pub async fn find_users(
         errors.push(FieldError::new("cursor", "is not a valid cursor"));
     }
     if !errors.is_empty() {
-        return Err(crate::orders::routes::invalid_query(errors));
+        return Err(crate::http::error::invalid_query(errors));
     }
     // Only a name of the username grammar can match an account.
     if !Username::fits_grammar(&q.username) {
@@ -328,17 +330,16 @@ impl TryFrom<PatchUser> for ProfileChanges {
     ))]
 pub async fn patch_user(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     ctx: Ctx,
-    Path(id): Path<i64>,
+    Path(id): Path<UserId>,
     StrictJson(body): StrictJson<PatchUser>,
 ) -> Result<Json<SelfUser>> {
-    auth.require_self_or_role(&id.to_string(), &[Role::Admin])
-        .await?;
+    caller.require_self_or_role(id, &[Role::Admin]).await?;
     let changes = ProfileChanges::try_from(body).map_err(Problem::validation)?;
     let event = ctx
         .event(EventType::DataModification)
-        .user(auth.principal.subject.as_str())
+        .user(caller.id)
         .detail("target_user", id)
         .detail("fields", changed_fields(&changes));
     let user = state
@@ -362,19 +363,19 @@ pub async fn patch_user(
     ))]
 pub async fn delete_user(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     ctx: Ctx,
-    Path(id): Path<i64>,
+    Path(id): Path<UserId>,
 ) -> Result<StatusCode> {
-    auth.require_role(&[Role::Admin]).await?;
-    if auth.is(&id.to_string()) {
+    caller.require_role(&[Role::Admin]).await?;
+    if caller.is(id) {
         return Err(Problem::new(StatusCode::BAD_REQUEST)
             .with_detail("You cannot delete your own account here.")
             .into());
     }
     let event = ctx
         .event(EventType::DataModification)
-        .user(auth.principal.subject.as_str())
+        .user(caller.id)
         .detail("action", "user_deleted")
         .detail("target_user", id);
     let Some(files) = state.db.users().delete(id, &event).await? else {
@@ -410,13 +411,13 @@ pub struct RoleChange {
     ))]
 pub async fn set_role(
     State(state): State<AppState>,
-    auth: Auth,
+    caller: Caller,
     ctx: Ctx,
-    Path(id): Path<i64>,
+    Path(id): Path<UserId>,
     StrictJson(body): StrictJson<RoleChange>,
 ) -> Result<Json<SelfUser>> {
-    auth.require_role(&[Role::Admin]).await?;
-    if auth.is(&id.to_string()) {
+    caller.require_role(&[Role::Admin]).await?;
+    if caller.is(id) {
         // The last admin demoting itself would lock everyone out.
         return Err(Problem::new(StatusCode::BAD_REQUEST)
             .with_detail("You cannot change your own role.")
@@ -424,7 +425,7 @@ pub async fn set_role(
     }
     let event = |before: Role| {
         ctx.event(EventType::PermissionChange)
-            .user(auth.principal.subject.as_str())
+            .user(caller.id)
             .detail("target_user", id)
             .detail("from", before.as_str())
             .detail("to", body.role.as_str())

@@ -4,7 +4,7 @@ use sqlx::{AnyPool, FromRow};
 
 use rampart::audit::AuditEvent;
 
-use crate::domain::Role;
+use crate::domain::{Role, UserId};
 use crate::{
     audit::store::append_in,
     store::{
@@ -17,15 +17,16 @@ use crate::{
 #[derive(Debug, Clone, FromRow)]
 pub struct UserRow {
     /// Id.
-    pub id: i64,
+    pub id: UserId,
     /// Username.
     pub username: String,
     /// Email.
     pub email: String,
     /// PHC string.
     pub password_hash: String,
-    /// Role name.
-    pub role: String,
+    /// Role.
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     /// Sanitised bio.
     pub bio: Option<String>,
     /// Website.
@@ -42,13 +43,6 @@ pub struct UserRow {
     pub created_at: String,
     /// Set once the account is erased.
     pub erased_at: Option<String>,
-}
-
-impl UserRow {
-    /// The role; an unknown stored value reads as the least privileged.
-    pub fn role(&self) -> Role {
-        Role::parse(&self.role).unwrap_or(Role::User)
-    }
 }
 
 const USER_COLUMNS: &str = "id, username, email, password_hash, role, bio, website, full_name, phone, address, \
@@ -110,15 +104,13 @@ pub enum RefreshOutcome {
     /// Spent now; a new token may be issued in the same session.
     Rotated {
         /// The user.
-        user_id: i64,
+        user_id: UserId,
         /// The session.
         session_id: String,
     },
     /// Already spent: the session has been revoked.
     Reused {
-        /// The user.
-        user_id: i64,
-        /// The security violation recorded.
+        /// The security violation recorded (it names the user).
         entry: Box<rampart::audit::AuditEntry>,
     },
     /// Unknown, expired, revoked, or the user is erased.
@@ -128,7 +120,7 @@ pub enum RefreshOutcome {
 #[derive(FromRow)]
 struct RefreshRow {
     session_id: String,
-    user_id: i64,
+    user_id: UserId,
     revoked_at: Option<String>,
     spent_at: Option<String>,
     expires_at: i64,
@@ -139,17 +131,30 @@ struct RefreshRow {
 #[derive(Debug, Clone, FromRow)]
 pub struct AuthState {
     /// Current role.
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     /// Current token version.
     pub token_version: i64,
-    /// 1 when the account is erased (an integer: SQLite has no booleans).
-    pub erased: i64,
-    /// 1 when the session exists, belongs to the user and is not revoked.
-    pub session_live: i64,
+    /// The account is erased (stored as an integer: SQLite has no booleans).
+    #[sqlx(try_from = "i64")]
+    pub erased: Flag,
+    /// The session exists, belongs to the user and is not revoked.
+    #[sqlx(try_from = "i64")]
+    pub session_live: Flag,
+}
+
+/// A boolean the database stores as 0 or 1 (SQLite has no booleans).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag(pub bool);
+
+impl From<i64> for Flag {
+    fn from(n: i64) -> Self {
+        Self(n != 0)
+    }
 }
 
 /// Revokes every live session of user `id` inside the caller's transaction.
-async fn end_sessions_in(conn: &mut sqlx::AnyConnection, id: i64) -> Result<(), StoreError> {
+async fn end_sessions_in(conn: &mut sqlx::AnyConnection, id: UserId) -> Result<(), StoreError> {
     sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
         .bind(now_rfc3339())
         .bind(id)
@@ -208,7 +213,7 @@ impl Users {
     }
 
     /// A user by id.
-    pub async fn by_id(&self, id: i64) -> Result<Option<UserRow>, StoreError> {
+    pub async fn by_id(&self, id: UserId) -> Result<Option<UserRow>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         Ok(sqlx::query_as::<_, UserRow>(&sql)
             .bind(id)
@@ -228,7 +233,7 @@ impl Users {
     /// Applies `changes` and returns the updated user (`None`: no such user).
     pub async fn update_profile(
         &self,
-        id: i64,
+        id: UserId,
         changes: &ProfileChanges,
         event: &AuditEvent,
     ) -> Result<Option<UserRow>, StoreError> {
@@ -276,7 +281,7 @@ impl Users {
     /// caller removes the bytes), or `None` when absent.
     pub async fn delete(
         &self,
-        id: i64,
+        id: UserId,
         event: &AuditEvent,
     ) -> Result<Option<Vec<String>>, StoreError> {
         let mut tx = crate::store::begin_write(&self.pool).await?;
@@ -305,7 +310,7 @@ impl Users {
     /// transaction, and returns the user and its previous role.
     pub async fn set_role(
         &self,
-        id: i64,
+        id: UserId,
         role: Role,
         event: impl FnOnce(Role) -> AuditEvent,
     ) -> Result<Option<(UserRow, Role)>, StoreError> {
@@ -334,7 +339,7 @@ impl Users {
     /// every session: all tokens issued before stop working.
     pub async fn set_password(
         &self,
-        id: i64,
+        id: UserId,
         password_hash: &str,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
@@ -355,7 +360,7 @@ impl Users {
     /// Opens a session with its first refresh token (stored as a hash).
     pub async fn create_session(
         &self,
-        user_id: i64,
+        user_id: UserId,
         token_hash: &str,
         ttl_secs: i64,
         event: &AuditEvent,
@@ -422,7 +427,6 @@ impl Users {
             let entry = append_in(&mut tx, &reused.user(user_id.to_string())).await?;
             tx.commit().await?;
             return Ok(RefreshOutcome::Reused {
-                user_id,
                 entry: Box::new(entry),
             });
         }
@@ -478,7 +482,7 @@ impl Users {
     /// record and file rows (returning the stored file names so the caller
     /// removes the bytes), and records `event` — all in one transaction.
     /// Orders and payments stay, attached to the now anonymous account.
-    pub async fn erase(&self, id: i64, event: &AuditEvent) -> Result<Vec<String>, StoreError> {
+    pub async fn erase(&self, id: UserId, event: &AuditEvent) -> Result<Vec<String>, StoreError> {
         let mut tx = crate::store::begin_write(&self.pool).await?;
         let files: Vec<String> =
             sqlx::query_scalar("SELECT stored_name FROM files WHERE user_id = $1")
@@ -511,7 +515,7 @@ impl Users {
     /// What a token for `user_id` in `session_id` must still match.
     pub async fn auth_state(
         &self,
-        user_id: i64,
+        user_id: UserId,
         session_id: &str,
     ) -> Result<Option<AuthState>, StoreError> {
         Ok(sqlx::query_as::<_, AuthState>(

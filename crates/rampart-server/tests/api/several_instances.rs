@@ -302,7 +302,8 @@ async fn a_purge_from_the_cli_is_seen_by_every_instance() {
     let auditor = b.user_with_role("auditor_purge", Role::Auditor).await;
     for app in [&a, &b] {
         app.state()
-            .checkpoints
+            .audit
+            .checkpoints()
             .write(&app.state().db)
             .await
             .unwrap();
@@ -325,7 +326,8 @@ async fn a_purge_from_the_cli_is_seen_by_every_instance() {
         app.user(&format!("after_{name}").to_lowercase()).await;
         let written = app
             .state()
-            .checkpoints
+            .audit
+            .checkpoints()
             .write(&app.state().db)
             .await
             .unwrap();

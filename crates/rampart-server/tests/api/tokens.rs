@@ -259,7 +259,12 @@ async fn a_token_for_a_deleted_user_is_refused() {
     let s = app.user("ivan").await;
     assert_eq!(app.me_status(&s.access).await, 200);
     let event = rampart::audit::AuditEvent::new(rampart::audit::EventType::DataModification);
-    app.state().db.users().delete(s.id, &event).await.unwrap();
+    app.state()
+        .db
+        .users()
+        .delete(rampart_server::domain::UserId::new(s.id), &event)
+        .await
+        .unwrap();
     assert_eq!(app.me_status(&s.access).await, 401);
 }
 

@@ -187,9 +187,11 @@ impl TestApp {
         self.state()
             .db
             .users()
-            .set_role(session.id, role, |_| {
-                rampart::audit::AuditEvent::new(rampart::audit::EventType::PermissionChange)
-            })
+            .set_role(
+                rampart_server::domain::UserId::new(session.id),
+                role,
+                |_| rampart::audit::AuditEvent::new(rampart::audit::EventType::PermissionChange),
+            )
             .await
             .unwrap()
             .unwrap();
