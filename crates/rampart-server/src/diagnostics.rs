@@ -154,7 +154,9 @@ pub async fn ping(
             rtt_ms: None,
         }));
     };
-    if !state.settings.diagnostics_allow_private && resolved.iter().any(|ip| is_restricted(*ip)) {
+    if !state.settings.outbound.diagnostics_allow_private
+        && resolved.iter().any(|ip| is_restricted(*ip))
+    {
         state
             .audit
             .record_or_log(

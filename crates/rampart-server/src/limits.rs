@@ -39,7 +39,7 @@ pub async fn stores(
     settings: &Settings,
     policy: LockoutPolicy,
 ) -> Result<(Limiter, Lockout), String> {
-    match &settings.redis_url {
+    match &settings.limits.redis_url {
         None => Ok((
             Limiter::Memory(MemoryLimiter::new()),
             Lockout::Memory(MemoryLockout::new(policy)),

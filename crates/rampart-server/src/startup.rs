@@ -1,6 +1,6 @@
 //! Starting and stopping the two listeners.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{Router, ServiceExt as _};
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
@@ -22,6 +22,7 @@ use crate::{
     config::Settings,
     http::stack::{self, HttpService},
     metrics::Metrics,
+    payments::processor::Processor,
     state::AppState,
     store::{Database, StoreError},
 };
@@ -96,18 +97,18 @@ pub async fn start(
 ) -> Result<Running, StartError> {
     let db = Database::connect(&settings).await?;
     db.migrate().await?;
-    let api = TcpListener::bind(settings.bind)
+    let api = TcpListener::bind(settings.http.bind)
         .await
         .map_err(|source| StartError::Bind {
             variable: "RAMPART_BIND",
-            addr: settings.bind,
+            addr: settings.http.bind,
             source,
         })?;
-    let admin = TcpListener::bind(settings.admin_bind)
+    let admin = TcpListener::bind(settings.http.admin_bind)
         .await
         .map_err(|source| StartError::Bind {
             variable: "RAMPART_ADMIN_BIND",
-            addr: settings.admin_bind,
+            addr: settings.http.admin_bind,
             source,
         })?;
     let local = |l: &TcpListener, variable, addr| {
@@ -117,62 +118,26 @@ pub async fn start(
             source,
         })
     };
-    let api_addr = local(&api, "RAMPART_BIND", settings.bind)?;
-    let admin_addr = local(&admin, "RAMPART_ADMIN_BIND", settings.admin_bind)?;
+    let api_addr = local(&api, "RAMPART_BIND", settings.http.bind)?;
+    let admin_addr = local(&admin, "RAMPART_ADMIN_BIND", settings.http.admin_bind)?;
 
     let jwt = jwt_service(&settings)?;
     let cipher = field_cipher(&settings)?;
-    let processor = match &settings.payment_processor_url {
-        // The test processor turns `tok_visa` into a succeeded payment:
-        // development only (`rampart check` warns in production).
-        None if settings.env == crate::config::Environment::Production => {
-            crate::payments::processor::Processor::Unconfigured
-        }
-        None => {
-            crate::payments::processor::Processor::Test(crate::payments::processor::TestProcessor)
-        }
-        Some(url) => crate::payments::processor::Processor::Http(
-            crate::payments::processor::HttpProcessor::new(
-                &url.to_string(),
-                Duration::from_secs(10),
-            )
-            .map_err(|_| {
-                StartError::SecretKey("the payment processor client could not be built")
-            })?,
-        ),
-    };
+    let processor = Processor::for_settings(&settings)
+        .map_err(|_| StartError::SecretKey("the payment processor client could not be built"))?;
     let checkpoints = Checkpoints::open(&settings)?;
-    // A tampered trail does not stop the server (the damage must stay
-    // inspectable); it is logged and reported by the verify endpoint.
-    let broken_at = match checkpoints.verify(&db).await {
-        Ok(v) if v.ok => {
-            tracing::info!(entries = v.entries, "audit chain verified");
-            None
-        }
-        Ok(v) => {
-            tracing::error!(
-                entries = v.entries,
-                first_bad_seq = v.first_bad_seq,
-                "AUDIT CHAIN BROKEN"
-            );
-            Some(v.first_bad_seq)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "audit chain could not be verified");
-            None
-        }
-    };
+    let broken_at = verify_trail(&checkpoints, &db).await;
     let lockout_policy = LockoutPolicy {
-        threshold: settings.lockout_threshold,
-        ip_threshold: settings.lockout_ip_threshold,
-        base: settings.lockout_base,
+        threshold: settings.limits.lockout_threshold,
+        ip_threshold: settings.limits.lockout_ip_threshold,
+        base: settings.limits.lockout_base,
         ..LockoutPolicy::default()
     };
     let (limiter, lockout) = crate::limits::stores(&settings, lockout_policy)
         .await
         .map_err(StartError::Limits)?;
     let metrics = Metrics::new()?;
-    let alerts = Alerter::start(settings.alert_webhook.as_ref(), metrics.clone());
+    let alerts = Alerter::start(settings.audit.alert_webhook.as_ref(), metrics.clone());
     let audit = Auditor::new(&db, alerts, checkpoints);
     let state = AppState {
         settings: Arc::new(settings),
@@ -198,8 +163,10 @@ pub async fn start(
             )
             .await;
     }
-    let mut routes =
-        crate::http::routes::api(state.settings.max_upload_bytes, state.settings.debug);
+    let mut routes = crate::http::routes::api(
+        state.settings.storage.max_upload_bytes,
+        state.settings.debug,
+    );
     if let Some(extra) = extra {
         routes = routes.merge(extra);
     }
@@ -222,6 +189,30 @@ pub async fn start(
         shutdown,
         tasks,
     })
+}
+
+/// Verifies the audit chain at start. A tampered trail does not stop the
+/// server (the damage must stay inspectable); it is logged, and the first
+/// bad sequence number returned to be recorded as a violation.
+async fn verify_trail(checkpoints: &Checkpoints, db: &Database) -> Option<Option<i64>> {
+    match checkpoints.verify(db).await {
+        Ok(v) if v.ok => {
+            tracing::info!(entries = v.entries, "audit chain verified");
+            None
+        }
+        Ok(v) => {
+            tracing::error!(
+                entries = v.entries,
+                first_bad_seq = v.first_bad_seq,
+                "AUDIT CHAIN BROKEN"
+            );
+            Some(v.first_bad_seq)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "audit chain could not be verified");
+            None
+        }
+    }
 }
 
 fn spawn_listener(
@@ -254,7 +245,7 @@ pub fn jwt_service(settings: &Settings) -> Result<JwtService, StartError> {
         ring,
         "rampart",
         "rampart-api",
-        settings.access_token_ttl,
+        settings.sessions.access_token_ttl,
     ))
 }
 

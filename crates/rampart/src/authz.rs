@@ -117,6 +117,7 @@ impl IntoResponse for AuthRejection {
 
 /// What kind of check refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RefusalKind {
     /// The role may not use this function (403).
     Role,

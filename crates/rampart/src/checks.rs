@@ -20,6 +20,7 @@ use std::fmt;
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Severity {
     /// Reported, does not stop a production start.
     Warning,
@@ -134,6 +135,7 @@ impl fmt::Display for Report {
 
 /// Why a secret is unfit for production.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Weakness {
     /// Shorter than 32 bytes.
     TooShort,

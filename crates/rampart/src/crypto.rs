@@ -27,6 +27,7 @@ use secrecy::{ExposeSecret, SecretBox};
 
 /// Why a value could not be encrypted or decrypted. Never carries data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CryptoError {
     /// No keys were given.
     #[error("no data keys")]

@@ -412,6 +412,7 @@ where
 /// use rampart::input::sanitize_html;
 /// assert_eq!(sanitize_html("<p onclick=x>hi <script>alert(1)</script><b>you</b></p>"), "<p>hi you</p>");
 /// ```
+#[cfg(feature = "html")]
 pub fn sanitize_html(input: &str) -> String {
     use std::sync::OnceLock;
     static CLEANER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
@@ -511,6 +512,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "html")]
     #[test]
     fn html_is_reduced_to_four_tags() {
         let cases = [

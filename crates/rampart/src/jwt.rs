@@ -1,6 +1,6 @@
 //! JWT access tokens: one algorithm, every claim required, keys by `kid`.
 //!
-//! Rules (SPEC §3, §10):
+//! Rules:
 //! - HS256 only; the header's `alg` must be HS256, so `none`, HS384/HS512
 //!   and asymmetric algorithms are refused;
 //! - `kid` is required and must name a key in the [`KeyRing`]; the key id
@@ -70,6 +70,7 @@ pub struct Claims {
 /// Why a token was refused. Clients see one generic 401; the kind is for
 /// logs and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum JwtError {
     /// Not a JWT, or not decodable.
     #[error("malformed token")]

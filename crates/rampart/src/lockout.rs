@@ -56,7 +56,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
 use sha2::{Digest as _, Sha256};
+
+use crate::problem::Problem;
 
 /// The numbers of the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +92,7 @@ impl Default for LockoutPolicy {
 /// May a login be attempted?
 #[derive(Debug)]
 #[must_use = "an admitted attempt must be reported as failed or succeeded"]
+#[non_exhaustive]
 pub enum Gate {
     /// Yes, and the attempt is already counted as a pending failure.
     Open(Attempt),
@@ -101,6 +106,85 @@ pub enum Gate {
         /// Until an old failure leaves the window.
         retry_after: Duration,
     },
+}
+
+impl Gate {
+    /// The admitted attempt, or why none is: the refusal answers as a 429
+    /// problem with `Retry-After`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum::response::IntoResponse;
+    /// use rampart::lockout::Gate;
+    ///
+    /// let gate = Gate::UserLocked { retry_after: Duration::from_millis(1500) };
+    /// let refused = gate.admit().unwrap_err();
+    /// assert_eq!(refused.reason(), "account_locked");
+    /// let response = refused.into_response();
+    /// assert_eq!(response.status(), 429);
+    /// assert_eq!(response.headers()["retry-after"], "2");
+    /// ```
+    pub fn admit(self) -> Result<Attempt, LockedOut> {
+        match self {
+            Gate::Open(attempt) => Ok(attempt),
+            Gate::UserLocked { retry_after } => Err(LockedOut {
+                retry_after,
+                address: false,
+            }),
+            Gate::AddressBlocked { retry_after } => Err(LockedOut {
+                retry_after,
+                address: true,
+            }),
+        }
+    }
+}
+
+/// A login the gate refused: the account is locked or the address blocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockedOut {
+    /// Until the refusal ends.
+    pub retry_after: Duration,
+    /// Whether the client address (not the account) is refused.
+    pub address: bool,
+}
+
+impl LockedOut {
+    /// `account_locked` or `address_blocked`, for metrics and audit details.
+    pub fn reason(&self) -> &'static str {
+        if self.address {
+            "address_blocked"
+        } else {
+            "account_locked"
+        }
+    }
+
+    /// Seconds for `Retry-After`, rounded up, at least 1.
+    pub fn retry_after_secs(&self) -> u64 {
+        let d = self.retry_after;
+        (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
+    }
+
+    /// The 429 with `detail` instead of the default sentence.
+    pub fn response_with(&self, detail: &'static str) -> Response {
+        let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS)
+            .with_detail(detail)
+            .into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(self.retry_after_secs()),
+        );
+        response
+    }
+}
+
+impl IntoResponse for LockedOut {
+    fn into_response(self) -> Response {
+        self.response_with(if self.address {
+            "Too many failed logins from this address; retry later."
+        } else {
+            "Too many failed logins for this account; retry later."
+        })
+    }
 }
 
 /// What a failed attempt changed.
@@ -142,6 +226,16 @@ impl Attempt {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("lockout store unavailable: {0}")]
 pub struct LockoutUnavailable(pub String);
+
+impl IntoResponse for LockoutUnavailable {
+    /// 503: logins are refused while the store is away (never a 500, never
+    /// a login without the lockout).
+    fn into_response(self) -> Response {
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+            .with_detail("Logins are unavailable for a moment; retry later.")
+            .into_response()
+    }
+}
 
 /// Where lockout state lives (in memory, or shared in Redis).
 pub trait LoginGuard: Send + Sync + 'static {

@@ -46,6 +46,7 @@ pub const OWASP_PARALLELISM: u32 = 1;
 
 /// Why hashing failed (never because of the password's content).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PasswordError {
     /// The parameters are invalid.
     #[error("invalid argon2 parameters: {0}")]

@@ -47,7 +47,8 @@ use crate::request_id::RequestId;
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// One invalid field of a request, reported in a 422 problem's `errors`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// Dotted path of the field in the request (`address.city`, `items[2]`).
     pub field: String,
@@ -70,17 +71,18 @@ impl FieldError {
 /// Build one from a status and add detail; it becomes a response through
 /// [`IntoResponse`]. Never put internal error text (SQL, paths, type names)
 /// in `detail`: it is shown to the client as it is.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// A URI naming the problem type; `about:blank` for plain HTTP statuses.
     #[serde(rename = "type")]
-    #[schema(example = "about:blank")]
+    #[cfg_attr(feature = "openapi", schema(example = "about:blank"))]
     kind: Cow<'static, str>,
     /// Short, human-readable summary of the problem type.
     title: Cow<'static, str>,
     /// The HTTP status code.
     #[serde(serialize_with = "serialize_status")]
-    #[schema(value_type = u16, example = 404)]
+    #[cfg_attr(feature = "openapi", schema(value_type = u16, example = 404))]
     status: StatusCode,
     /// Explanation specific to this occurrence.
     detail: Cow<'static, str>,

@@ -27,7 +27,9 @@ use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use crate::audit::hex;
+use http::StatusCode;
+
+use crate::{audit::hex, problem::Problem};
 
 /// How many leading bytes are sniffed.
 const SNIFF: usize = 8192;
@@ -74,6 +76,7 @@ impl UploadPolicy {
 
 /// Why an upload was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum UploadRejection {
     /// 413: more bytes than allowed.
     #[error("file larger than {0} bytes")]
@@ -87,6 +90,33 @@ pub enum UploadRejection {
     /// 500: the file could not be written.
     #[error("upload could not be stored: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl UploadRejection {
+    /// The problem a client gets: 413, 415, 400, or a bare 500 (the I/O
+    /// error is for the server's log, never the client).
+    pub fn problem(&self) -> Problem {
+        match self {
+            Self::TooLarge(max) => Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
+                .with_detail(format!("Files may be at most {max} bytes.")),
+            Self::Unsupported(reason) => {
+                Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE).with_detail(*reason)
+            }
+            Self::Stream => {
+                Problem::new(StatusCode::BAD_REQUEST).with_detail("The upload was interrupted.")
+            }
+            Self::Io(_) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+}
+
+impl axum::response::IntoResponse for UploadRejection {
+    fn into_response(self) -> axum::response::Response {
+        if let Self::Io(e) = &self {
+            tracing::error!(error = %e, "upload could not be stored");
+        }
+        self.problem().into_response()
+    }
 }
 
 /// A stored upload.

@@ -60,7 +60,7 @@ pub fn signing_key(settings: &Settings) -> Result<SigningKey, CheckpointError> {
         use secrecy::ExposeSecret as _;
         return Ok(SigningKey::from_bytes(seed.expose_secret()));
     }
-    let path = settings.data_dir.join("audit-signing.key");
+    let path = settings.storage.data_dir.join("audit-signing.key");
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let bytes = base64::engine::general_purpose::STANDARD
@@ -75,8 +75,8 @@ pub fn signing_key(settings: &Settings) -> Result<SigningKey, CheckpointError> {
             use rand::RngCore as _;
             let mut seed = [0u8; 32];
             rand::rng().fill_bytes(&mut seed);
-            create_private_dir(&settings.data_dir)
-                .map_err(io("data directory", &settings.data_dir))?;
+            create_private_dir(&settings.storage.data_dir)
+                .map_err(io("data directory", &settings.storage.data_dir))?;
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create_new(true);
             #[cfg(unix)]
@@ -116,7 +116,7 @@ impl Checkpoints {
     /// public key beside the checkpoints.
     pub fn open(settings: &Settings) -> Result<Self, CheckpointError> {
         let key = signing_key(settings)?;
-        let dir = settings.audit_checkpoint_dir.clone();
+        let dir = settings.audit.checkpoint_dir.clone();
         create_private_dir(&dir).map_err(io("checkpoint directory", &dir))?;
         let public = dir.join("public.key");
         let encoded =

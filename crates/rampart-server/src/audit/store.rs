@@ -37,6 +37,36 @@ impl From<Row> for AuditEntry {
     }
 }
 
+/// What a change run by [`audited`] did.
+#[derive(Debug)]
+pub enum Change<T> {
+    /// Changed: the event is recorded in the same transaction, which then
+    /// commits.
+    Made(T, AuditEvent),
+    /// Nothing to change (no such row): rolled back, nothing recorded.
+    Unchanged(T),
+}
+
+/// "Begin write, change, record the audit event, commit" in one place:
+/// runs `change` in a write transaction ([`crate::store::begin_write`]) and
+/// appends its event in the same transaction, so a change and its audit
+/// entry are committed together or not at all.
+pub async fn audited<T>(
+    pool: &sqlx::AnyPool,
+    change: impl AsyncFnOnce(&mut AnyConnection) -> Result<Change<T>, StoreError>,
+) -> Result<T, StoreError> {
+    let mut tx = crate::store::begin_write(pool).await?;
+    match change(&mut tx).await? {
+        Change::Made(value, event) => {
+            append_in(&mut tx, &event).await?;
+            tx.commit().await?;
+            Ok(value)
+        }
+        // Dropping the transaction rolls it back.
+        Change::Unchanged(value) => Ok(value),
+    }
+}
+
 /// Appends `event` inside the caller's transaction, which must have been
 /// begun with `BEGIN IMMEDIATE` so no other append can interleave.
 pub async fn append_in(

@@ -9,11 +9,7 @@ use axum::{
 };
 use base64::Engine as _;
 use rampart::{
-    audit::EventType,
-    client_ip::ClientIp,
-    input::StrictJson,
-    lockout::{Gate, LoginGuard},
-    problem::Problem,
+    audit::EventType, client_ip::ClientIp, input::StrictJson, lockout::LoginGuard, problem::Problem,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -199,7 +195,7 @@ fn refresh_hash(token: &str) -> String {
 }
 
 fn refresh_ttl(state: &AppState) -> i64 {
-    i64::try_from(state.settings.refresh_token_ttl.as_secs()).unwrap_or(i64::MAX)
+    i64::try_from(state.settings.sessions.refresh_token_ttl.as_secs()).unwrap_or(i64::MAX)
 }
 
 fn token_pair(
@@ -278,23 +274,14 @@ pub async fn login(
         .reserve(&lock_subject(&body.username, user.as_ref()), &lock_key)
         .await
     {
-        Ok(Gate::Open(attempt)) => attempt,
-        Ok(Gate::UserLocked { retry_after }) => {
-            state.metrics.auth_failure("account_locked");
-            state.audit.record(failure("account_locked")).await?;
-            return Ok(too_many(
-                retry_after,
-                "Too many failed logins for this account; retry later.",
-            ));
-        }
-        Ok(Gate::AddressBlocked { retry_after }) => {
-            state.metrics.auth_failure("address_blocked");
-            state.audit.record(failure("address_blocked")).await?;
-            return Ok(too_many(
-                retry_after,
-                "Too many failed logins from this address; retry later.",
-            ));
-        }
+        Ok(gate) => match gate.admit() {
+            Ok(attempt) => attempt,
+            Err(refused) => {
+                state.metrics.auth_failure(refused.reason());
+                state.audit.record(failure(refused.reason())).await?;
+                return Ok(refused.into_response());
+            }
+        },
         Err(e) => return Err(lockout_unavailable(&e)),
     };
     let ok = state
@@ -371,9 +358,7 @@ fn lock_subject(username: &str, user: Option<&UserRow>) -> String {
 /// Lockout fails closed: without it, guessing would be unlimited.
 fn lockout_unavailable(e: &rampart::lockout::LockoutUnavailable) -> ApiError {
     tracing::error!(error = %e, "login refused: lockout store unavailable");
-    Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-        .with_detail("Logins are unavailable for a moment; retry later.")
-        .into()
+    ApiError::Response(Box::new(e.clone().into_response()))
 }
 
 fn rate_key(ctx: &Ctx) -> String {
@@ -384,18 +369,6 @@ fn rate_key(ctx: &Ctx) -> String {
             || "unknown".to_owned(),
             |ip| ClientIp(ip).rate_key().to_string(),
         )
-}
-
-/// 429 with `Retry-After` in whole seconds.
-fn too_many(retry_after: std::time::Duration, detail: &'static str) -> Response {
-    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-    let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS)
-        .with_detail(detail)
-        .into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-    response
 }
 
 /// Checks an account's current password (`/auth/password`, `/me/erase`)
@@ -414,14 +387,15 @@ pub async fn verify_current_password(
         .reserve(&lock_subject(&user.username, Some(user)), &lock_key)
         .await
     {
-        Ok(Gate::Open(attempt)) => attempt,
-        Ok(Gate::UserLocked { retry_after } | Gate::AddressBlocked { retry_after }) => {
-            state.metrics.auth_failure("account_locked");
-            return Ok(Some(too_many(
-                retry_after,
-                "Too many wrong passwords for this account; retry later.",
-            )));
-        }
+        Ok(gate) => match gate.admit() {
+            Ok(attempt) => attempt,
+            Err(refused) => {
+                state.metrics.auth_failure("account_locked");
+                return Ok(Some(refused.response_with(
+                    "Too many wrong passwords for this account; retry later.",
+                )));
+            }
+        },
         Err(e) => return Err(lockout_unavailable(&e)),
     };
     if state

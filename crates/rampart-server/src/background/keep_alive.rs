@@ -16,7 +16,7 @@ pub fn spawn(
     mut signal: watch::Receiver<bool>,
 ) -> JoinHandle<std::io::Result<()>> {
     tokio::spawn(async move {
-        let provider = state.settings.secrets_provider.clone();
+        let provider = state.settings.secrets_source.provider.clone();
         loop {
             let wait = match provider.keep_alive().await {
                 Ok(None) => return Ok(()),

@@ -21,7 +21,7 @@ pub fn spawn(
     mut signal: watch::Receiver<bool>,
 ) -> JoinHandle<std::io::Result<()>> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(state.settings.secrets_refresh);
+        let mut tick = tokio::time::interval(state.settings.secrets_source.refresh);
         tick.tick().await;
         let mut retired = Retired::default();
         loop {
@@ -44,7 +44,7 @@ struct Retired(Vec<(String, std::time::Instant)>);
 
 impl Retired {
     fn drop_expired(&mut self, state: &AppState) {
-        let grace = state.settings.access_token_ttl
+        let grace = state.settings.sessions.access_token_ttl
             + Duration::from_secs(rampart::jwt::MAX_LEEWAY_SECS)
             + Duration::from_secs(1);
         let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.0)
@@ -63,7 +63,7 @@ impl Retired {
 }
 
 async fn refresh_secrets(state: &AppState, retired: &mut Retired) {
-    let provider = &state.settings.secrets_provider;
+    let provider = &state.settings.secrets_source.provider;
     let fetched = provider
         .fetch(crate::config::SECRET_KEYS)
         .await
@@ -99,7 +99,7 @@ async fn refresh_secrets(state: &AppState, retired: &mut Retired) {
         } else if rotated.is_some() {
             tracing::warn!(kid, "signing key changed: new tokens use the new kid");
         }
-    } else if !state.settings.secret_key_generated {
+    } else if !state.settings.secrets_source.key_generated {
         // (A generated development key is not the provider's to refresh.)
         state.metrics.secrets_refresh_failed();
         tracing::warn!(provider = %provider.name(), "secrets refresh found no secret key; keeping the last good one");

@@ -12,7 +12,7 @@ pub(super) async fn purge() -> Result<ExitCode, CliError> {
     let settings = load().await?;
     let checkpoints = Checkpoints::open(&settings)?;
     let purged = with_database(&settings, async |db| {
-        Ok(retention::purge(db, &checkpoints, settings.audit_retention_days).await?)
+        Ok(retention::purge(db, &checkpoints, settings.audit.retention_days).await?)
     })
     .await?;
     match purged {

@@ -30,8 +30,11 @@ pub fn production(settings: &Settings) -> Report {
             "set RAMPART_ENV=production on deployed instances",
         ));
     }
-    let provider = &settings.secrets_spec;
-    match (&settings.secrets.secret_key, settings.secret_key_generated) {
+    let provider = &settings.secrets_source.spec;
+    match (
+        &settings.secrets.secret_key,
+        settings.secrets_source.key_generated,
+    ) {
         (None, _) => report.push(Finding::error(
             "secret_key.missing",
             format!("no secret key is configured (provider {provider})"),
@@ -50,6 +53,7 @@ pub fn production(settings: &Settings) -> Report {
                     Weakness::TooShort => "secret_key.too_short",
                     Weakness::LowVariety => "secret_key.low_variety",
                     Weakness::KnownValue => "secret_key.known_value",
+                    _ => "secret_key.weak",
                 };
                 report.push(Finding::error(
                     id,
@@ -59,10 +63,10 @@ pub fn production(settings: &Settings) -> Report {
             }
         }
     }
-    if let Some(finding) = provider_transport(&settings.secrets_spec) {
+    if let Some(finding) = provider_transport(&settings.secrets_source.spec) {
         report.push(finding);
     }
-    if let Some(finding) = database_transport(settings.database_url.expose_secret()) {
+    if let Some(finding) = database_transport(settings.storage.database_url.expose_secret()) {
         report.push(finding);
     }
     if settings.debug {
@@ -72,21 +76,21 @@ pub fn production(settings: &Settings) -> Report {
             "set RAMPART_DEBUG=false",
         ));
     }
-    if settings.cors_origins.iter().any(|o| o == "*") {
+    if settings.http.cors_origins.iter().any(|o| o == "*") {
         report.push(Finding::error(
             "cors.wildcard",
             "RAMPART_CORS_ORIGINS contains *",
             "list the exact origins of your front-ends",
         ));
     }
-    if settings.allowed_hosts.is_empty() {
+    if settings.http.allowed_hosts.is_empty() {
         report.push(Finding::error(
             "hosts.empty",
             "RAMPART_ALLOWED_HOSTS is empty: every request is refused",
             "list the host names clients use",
         ));
     }
-    if settings.allowed_hosts.allows_any() {
+    if settings.http.allowed_hosts.allows_any() {
         report.push(Finding::error(
             "hosts.wildcard",
             "RAMPART_ALLOWED_HOSTS contains *: Host-header attacks are not stopped",
@@ -100,7 +104,12 @@ pub fn production(settings: &Settings) -> Report {
             "set RAMPART_DATA_KEYS=v1:<base64 of 32 random bytes>",
         ));
     }
-    if settings.database_url.expose_secret().starts_with("sqlite:") && settings.redis_url.is_some()
+    if settings
+        .storage
+        .database_url
+        .expose_secret()
+        .starts_with("sqlite:")
+        && settings.limits.redis_url.is_some()
     {
         report.push(Finding::warning(
             "deploy.sqlite_with_redis",
@@ -108,7 +117,7 @@ pub fn production(settings: &Settings) -> Report {
             "use PostgreSQL for several instances, or drop RAMPART_REDIS_URL for one",
         ));
     }
-    if settings.payment_processor_url.is_none() {
+    if settings.outbound.payment_processor_url.is_none() {
         report.push(Finding::warning(
             "payments.test_processor",
             "RAMPART_PAYMENT_PROCESSOR_URL is unset: in production payments answer 503 \
@@ -117,6 +126,7 @@ pub fn production(settings: &Settings) -> Report {
         ));
     }
     if settings
+        .http
         .trusted_proxies
         .iter()
         .any(|net| net.prefix_len() == 0)
@@ -127,12 +137,12 @@ pub fn production(settings: &Settings) -> Report {
             "list only your load balancers' addresses",
         ));
     }
-    if is_served_path(&settings.upload_dir()) {
+    if is_served_path(&settings.storage.upload_dir()) {
         report.push(Finding::error(
             "uploads.served_path",
             format!(
                 "the upload directory {} lies inside a directory web servers serve",
-                settings.upload_dir().display()
+                settings.storage.upload_dir().display()
             ),
             "point RAMPART_DATA_DIR outside any public/static/www tree",
         ));

@@ -105,10 +105,10 @@ pub async fn upload(
     let settings = &state.settings;
     let files = state.db.files();
     let used = u64::try_from(files.usage(owner).await?).unwrap_or(0);
-    let quota_left = settings.upload_quota_bytes.saturating_sub(used);
-    let limit = settings.max_upload_bytes.min(quota_left);
+    let quota_left = settings.storage.upload_quota_bytes.saturating_sub(used);
+    let limit = settings.storage.max_upload_bytes.min(quota_left);
     let policy = UploadPolicy::images_and_pdf(limit);
-    let dir = settings.upload_dir();
+    let dir = settings.storage.upload_dir();
     crate::private_dir::create_private_dir(&dir).map_err(ApiError::internal)?;
 
     let field = multipart
@@ -146,19 +146,12 @@ pub async fn upload(
     let stored = store_upload(field, &client_name, &dir, &policy)
         .await
         .map_err(|e| match e {
-            UploadRejection::TooLarge(_) if limit < settings.max_upload_bytes => quota_exceeded(),
-            UploadRejection::TooLarge(max) => Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
-                .with_detail(format!("Files may be at most {max} bytes."))
-                .into(),
-            UploadRejection::Unsupported(reason) => {
-                Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-                    .with_detail(reason)
-                    .into()
+            UploadRejection::TooLarge(_) if limit < settings.storage.max_upload_bytes => {
+                quota_exceeded()
             }
-            UploadRejection::Stream => Problem::new(StatusCode::BAD_REQUEST)
-                .with_detail("The upload was interrupted.")
-                .into(),
+            // The cause goes to the access log with the request id.
             UploadRejection::Io(e) => ApiError::internal(e),
+            other => other.problem().into(),
         })?;
     // Exactly one field: anything after the file is refused, as an unknown
     // field is in a JSON body, and the stored bytes go again.
@@ -192,7 +185,10 @@ pub async fn upload(
         sha256: &stored.sha256,
     };
     let event = ctx.event(EventType::FileUpload).user(owner.to_string());
-    let row = match files.insert(&new, settings.upload_quota_bytes, event).await {
+    let row = match files
+        .insert(&new, settings.storage.upload_quota_bytes, event)
+        .await
+    {
         Ok(row) => row,
         Err(e) => {
             // Nothing may stay on disk without its row.
@@ -268,7 +264,7 @@ pub async fn download(
 ) -> Result<Response> {
     let file = owned(&state, &caller, id).await?;
     // Streamed from disk in chunks: a download never holds the file whole.
-    let opened = tokio::fs::File::open(state.settings.upload_dir().join(&file.stored_name))
+    let opened = tokio::fs::File::open(state.settings.storage.upload_dir().join(&file.stored_name))
         .await
         .map_err(|e| ApiError::internal(format!("stored file unreadable: {e}")))?;
     let length = opened.metadata().await.ok().map(|m| m.len());
@@ -315,7 +311,8 @@ pub async fn delete(
         .detail("action", "file_deleted")
         .detail("file_id", id);
     if state.db.files().delete(id, &event).await? {
-        let _ = tokio::fs::remove_file(state.settings.upload_dir().join(&file.stored_name)).await;
+        let _ = tokio::fs::remove_file(state.settings.storage.upload_dir().join(&file.stored_name))
+            .await;
     }
     Ok(StatusCode::NO_CONTENT)
 }

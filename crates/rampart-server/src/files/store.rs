@@ -4,7 +4,7 @@ use rampart::audit::AuditEvent;
 use sqlx::{AnyPool, FromRow};
 
 use crate::{
-    audit::store::append_in,
+    audit::store::{Change, append_in, audited},
     domain::{PageRequest, UserId},
     store::{StoreError, clock::now_rfc3339},
 };
@@ -133,17 +133,17 @@ impl Files {
 
     /// Deletes a file's row with its event; the caller removes the bytes.
     pub async fn delete(&self, id: i64, event: &AuditEvent) -> Result<bool, StoreError> {
-        let mut tx = crate::store::begin_write(&self.pool).await?;
-        let done = sqlx::query("DELETE FROM files WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        append_in(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(true)
+        audited(&self.pool, async |tx| {
+            let done = sqlx::query("DELETE FROM files WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() != 1 {
+                return Ok(Change::Unchanged(false));
+            }
+            Ok(Change::Made(true, event.clone()))
+        })
+        .await
     }
 }
 

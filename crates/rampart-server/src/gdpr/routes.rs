@@ -108,7 +108,7 @@ pub async fn erase(
     }
     let event = ctx.event(EventType::DataErasure).user(id.to_string());
     let files = users.erase(id, &event).await?;
-    let dir = state.settings.upload_dir();
+    let dir = state.settings.storage.upload_dir();
     for name in files {
         let _ = tokio::fs::remove_file(dir.join(name)).await;
     }

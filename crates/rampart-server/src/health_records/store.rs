@@ -4,7 +4,7 @@ use rampart::audit::AuditEvent;
 use sqlx::{AnyPool, FromRow};
 
 use crate::{
-    audit::store::append_in,
+    audit::store::{Change, audited},
     domain::UserId,
     store::{StoreError, clock::now_rfc3339},
 };
@@ -40,24 +40,24 @@ impl Health {
 
     /// Replaces a user's record (all fields already encrypted) with its event.
     pub async fn put(&self, row: &HealthRow, event: &AuditEvent) -> Result<(), StoreError> {
-        let mut tx = crate::store::begin_write(&self.pool).await?;
-        sqlx::query(
-            "INSERT INTO health_records (user_id, diagnosis, medications, insurance_id, notes, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id) DO UPDATE SET \
-             diagnosis = excluded.diagnosis, medications = excluded.medications, \
-             insurance_id = excluded.insurance_id, notes = excluded.notes, updated_at = excluded.updated_at",
-        )
-        .bind(row.user_id)
-        .bind(&row.diagnosis)
-        .bind(&row.medications)
-        .bind(&row.insurance_id)
-        .bind(&row.notes)
-        .bind(now_rfc3339())
-        .execute(&mut *tx)
-        .await?;
-        append_in(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(())
+        audited(&self.pool, async |tx| {
+            sqlx::query(
+                "INSERT INTO health_records (user_id, diagnosis, medications, insurance_id, notes, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id) DO UPDATE SET \
+                 diagnosis = excluded.diagnosis, medications = excluded.medications, \
+                 insurance_id = excluded.insurance_id, notes = excluded.notes, updated_at = excluded.updated_at",
+            )
+            .bind(row.user_id)
+            .bind(&row.diagnosis)
+            .bind(&row.medications)
+            .bind(&row.insurance_id)
+            .bind(&row.notes)
+            .bind(now_rfc3339())
+            .execute(&mut *tx)
+            .await?;
+            Ok(Change::Made((), event.clone()))
+        })
+        .await
     }
 
     /// Every record's owner, for batch jobs.

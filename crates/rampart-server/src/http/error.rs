@@ -20,6 +20,10 @@ pub enum ApiError {
     /// only the generic problem.
     #[error("storage")]
     Store(#[source] StoreError),
+    /// An answer the library already shaped (its rejections implement
+    /// `IntoResponse`).
+    #[error("refused")]
+    Response(Box<Response>),
     /// 500: anything else internal, with its cause.
     #[error("internal")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -83,6 +87,7 @@ impl IntoResponse for ApiError {
             )
             .with_detail(format!("This {field} is already taken."))
             .into_response(),
+            Self::Response(r) => *r,
             Self::Store(e) => internal(&e),
             Self::Internal(e) => internal(&*e),
         }

@@ -69,7 +69,10 @@ impl<T> HttpService for T where
 
 /// The public API: the route table behind the full stack.
 pub fn build_app(state: AppState) -> impl HttpService {
-    let routes = super::routes::api(state.settings.max_upload_bytes, state.settings.debug);
+    let routes = super::routes::api(
+        state.settings.storage.max_upload_bytes,
+        state.settings.debug,
+    );
     with_stack(routes, state)
 }
 
@@ -103,36 +106,36 @@ pub fn with_stack(routes: Router<AppState>, state: AppState) -> impl HttpService
         // moves the whole nested future once more when it wraps it.
         .map_future(|f| -> BoxFuture<'static, Result<Response, Infallible>> { Box::pin(f) })
         // 6. Host allow-list
-        .layer(settings.allowed_hosts.layer())
+        .layer(settings.http.allowed_hosts.layer())
         // 7. CORS for configured origins only
-        .layer(settings.cors.layer())
+        .layer(settings.http.cors.layer())
         // 8. whole-request deadline (slow bodies get 408) and body size
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            settings.request_timeout,
+            settings.http.request_timeout,
         ))
-        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(DefaultBodyLimit::max(settings.http.max_body_bytes))
         // 9. /api/v1 is gone
         .layer(version_policy().layer())
         // 10. the client address, believing X-Forwarded-For only from trusted proxies
         .layer(ClientIpLayer::new(TrustedProxies::from_nets(
-            settings.trusted_proxies.clone(),
+            settings.http.trusted_proxies.clone(),
         )))
         // 11. every /api/ request counts against its client's quota, failures included
         .layer(
             RateLimitLayer::per_client_ip(
                 state.limiter.clone(),
-                Quota::per_minute(settings.rate_limit_per_min),
+                Quota::per_minute(settings.limits.rate_limit_per_min),
                 "/api/",
             )
-            .fail_open(settings.rate_limit_fail_open),
+            .fail_open(settings.limits.rate_limit_fail_open),
         )
         // 12. no card number in a query string, a stored header or a JSON
         //     body reaches a handler or a log
         .layer(
             CardGuardLayer::new(
                 CardAudit(std::sync::Arc::new(state.clone())),
-                settings.max_body_bytes,
+                settings.http.max_body_bytes,
             )
             .with_headers([http::HeaderName::from_static("idempotency-key")]),
         )

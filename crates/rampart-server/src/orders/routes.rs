@@ -244,14 +244,14 @@ pub async fn search(
         }
     };
     let user_id = caller.id;
-    let quota = Quota::per_minute(state.settings.search_limit_per_min);
+    let quota = Quota::per_minute(state.settings.limits.search_limit_per_min);
     let decision =
         match ratelimit::check(&*state.limiter, &format!("search:user:{user_id}"), &quota).await {
             Ok(Ok(decision)) => Some(decision),
             Ok(Err(limited)) => return Ok(limited.into_response()),
             // Like every other limit: a missing store is a pass only when
             // the operator chose fail-open, else a 503 (never a 500).
-            Err(e) if state.settings.rate_limit_fail_open => {
+            Err(e) if state.settings.limits.rate_limit_fail_open => {
                 tracing::warn!(error = %e, "search limit skipped: store unavailable");
                 None
             }

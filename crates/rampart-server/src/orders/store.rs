@@ -5,7 +5,7 @@ use sqlx::{AnyPool, FromRow};
 use rampart::audit::AuditEvent;
 
 use crate::{
-    audit::store::append_in,
+    audit::store::{Change, audited},
     domain::{PageRequest, UserId},
     store::{StoreError, clock::now_rfc3339},
 };
@@ -67,23 +67,24 @@ impl Orders {
         unit_price_cents: i64,
         event: AuditEvent,
     ) -> Result<OrderRow, StoreError> {
-        let mut tx = crate::store::begin_write(&self.pool).await?;
-        let sql = format!(
-            "INSERT INTO orders (user_id, item, quantity, unit_price_cents, total_cents, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
-        );
-        let row = sqlx::query_as::<_, OrderRow>(&sql)
-            .bind(user_id)
-            .bind(item)
-            .bind(quantity)
-            .bind(unit_price_cents)
-            .bind(quantity * unit_price_cents)
-            .bind(now_rfc3339())
-            .fetch_one(&mut *tx)
-            .await?;
-        append_in(&mut tx, &event.detail("order_id", row.id)).await?;
-        tx.commit().await?;
-        Ok(row)
+        audited(&self.pool, async |tx| {
+            let sql = format!(
+                "INSERT INTO orders (user_id, item, quantity, unit_price_cents, total_cents, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+            );
+            let row = sqlx::query_as::<_, OrderRow>(&sql)
+                .bind(user_id)
+                .bind(item)
+                .bind(quantity)
+                .bind(unit_price_cents)
+                .bind(quantity * unit_price_cents)
+                .bind(now_rfc3339())
+                .fetch_one(&mut *tx)
+                .await?;
+            let event = event.detail("order_id", row.id);
+            Ok(Change::Made(row, event))
+        })
+        .await
     }
 
     /// One order.

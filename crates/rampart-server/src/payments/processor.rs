@@ -160,3 +160,20 @@ impl PaymentProcessor for Processor {
         }
     }
 }
+
+impl Processor {
+    /// The processor `settings` name: the HTTP one at
+    /// `RAMPART_PAYMENT_PROCESSOR_URL`; without it the test processor (it
+    /// turns `tok_visa` into a succeeded payment) in development, none in
+    /// production (`rampart check` warns).
+    pub fn for_settings(settings: &crate::config::Settings) -> Result<Self, String> {
+        Ok(match &settings.outbound.payment_processor_url {
+            None if settings.env == crate::config::Environment::Production => Self::Unconfigured,
+            None => Self::Test(TestProcessor),
+            Some(url) => Self::Http(HttpProcessor::new(
+                &url.to_string(),
+                std::time::Duration::from_secs(10),
+            )?),
+        })
+    }
+}

@@ -168,12 +168,12 @@ impl Database {
     /// missing, in the data directory's private mode) or `postgres://`.
     pub async fn connect(settings: &Settings) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
-        let url = settings.database_url.expose_secret();
+        let url = settings.storage.database_url.expose_secret();
         let options = AnyPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5));
         let pool = if url.starts_with("sqlite:") {
-            crate::private_dir::create_private_dir(&settings.data_dir)?;
+            crate::private_dir::create_private_dir(&settings.storage.data_dir)?;
             let url = if url.contains('?') {
                 url.to_owned()
             } else {

@@ -382,7 +382,7 @@ pub async fn delete_user(
         return Err(not_found().into());
     };
     // The rows went with the account; the bytes go too.
-    let dir = state.settings.upload_dir();
+    let dir = state.settings.storage.upload_dir();
     for name in files {
         let _ = tokio::fs::remove_file(dir.join(name)).await;
     }

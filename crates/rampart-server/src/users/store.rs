@@ -6,7 +6,7 @@ use rampart::audit::AuditEvent;
 
 use crate::domain::{Role, UserId};
 use crate::{
-    audit::store::append_in,
+    audit::store::{Change, append_in, audited},
     store::{
         StoreError,
         clock::{now_rfc3339, unix_now},
@@ -284,26 +284,26 @@ impl Users {
         id: UserId,
         event: &AuditEvent,
     ) -> Result<Option<Vec<String>>, StoreError> {
-        let mut tx = crate::store::begin_write(&self.pool).await?;
-        let files: Vec<String> =
-            sqlx::query_scalar("SELECT stored_name FROM files WHERE user_id = $1")
+        audited(&self.pool, async |tx| {
+            let files: Vec<String> =
+                sqlx::query_scalar("SELECT stored_name FROM files WHERE user_id = $1")
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            sqlx::query("DELETE FROM files WHERE user_id = $1")
                 .bind(id)
-                .fetch_all(&mut *tx)
+                .execute(&mut *tx)
                 .await?;
-        sqlx::query("DELETE FROM files WHERE user_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let done = sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() != 1 {
-            return Ok(None);
-        }
-        append_in(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(Some(files))
+            let done = sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() != 1 {
+                return Ok(Change::Unchanged(None));
+            }
+            Ok(Change::Made(Some(files), event.clone()))
+        })
+        .await
     }
 
     /// Sets the role, records the event `event(previous role)` in the same
@@ -314,25 +314,25 @@ impl Users {
         role: Role,
         event: impl FnOnce(Role) -> AuditEvent,
     ) -> Result<Option<(UserRow, Role)>, StoreError> {
-        let mut tx = crate::store::begin_write(&self.pool).await?;
-        let before: Option<(String,)> =
-            sqlx::query_as("SELECT role FROM users WHERE id = $1 AND erased_at IS NULL")
+        audited(&self.pool, async |tx| {
+            let before: Option<(String,)> =
+                sqlx::query_as("SELECT role FROM users WHERE id = $1 AND erased_at IS NULL")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some((before,)) = before else {
+                return Ok(Change::Unchanged(None));
+            };
+            let sql = format!("UPDATE users SET role = $1 WHERE id = $2 RETURNING {USER_COLUMNS}");
+            let row = sqlx::query_as::<_, UserRow>(&sql)
+                .bind(role.as_str())
                 .bind(id)
-                .fetch_optional(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await?;
-        let Some((before,)) = before else {
-            return Ok(None);
-        };
-        let sql = format!("UPDATE users SET role = $1 WHERE id = $2 RETURNING {USER_COLUMNS}");
-        let row = sqlx::query_as::<_, UserRow>(&sql)
-            .bind(role.as_str())
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let before = Role::parse(&before).unwrap_or(Role::User);
-        append_in(&mut tx, &event(before)).await?;
-        tx.commit().await?;
-        Ok(Some((row, before)))
+            let before = Role::parse(&before).unwrap_or(Role::User);
+            Ok(Change::Made(Some((row, before)), event(before)))
+        })
+        .await
     }
 
     /// Replaces the password hash, bumps the token version and revokes
@@ -343,18 +343,18 @@ impl Users {
         password_hash: &str,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = crate::store::begin_write(&self.pool).await?;
-        sqlx::query(
-            "UPDATE users SET password_hash = $1, token_version = token_version + 1 WHERE id = $2",
-        )
-        .bind(password_hash)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        end_sessions_in(&mut tx, id).await?;
-        append_in(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(())
+        audited(&self.pool, async |tx| {
+            sqlx::query(
+                "UPDATE users SET password_hash = $1, token_version = token_version + 1 WHERE id = $2",
+            )
+            .bind(password_hash)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            end_sessions_in(&mut *tx, id).await?;
+            Ok(Change::Made((), event.clone()))
+        })
+        .await
     }
 
     /// Opens a session with its first refresh token (stored as a hash).
@@ -466,15 +466,15 @@ impl Users {
         session_id: &str,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = crate::store::begin_write(&self.pool).await?;
-        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now_rfc3339())
-            .bind(session_id)
-            .execute(&mut *tx)
-            .await?;
-        append_in(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(())
+        audited(&self.pool, async |tx| {
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now_rfc3339())
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await?;
+            Ok(Change::Made((), event.clone()))
+        })
+        .await
     }
 
     /// GDPR erasure: anonymises the account (`deleted_<id>`), makes the
@@ -483,33 +483,33 @@ impl Users {
     /// removes the bytes), and records `event` — all in one transaction.
     /// Orders and payments stay, attached to the now anonymous account.
     pub async fn erase(&self, id: UserId, event: &AuditEvent) -> Result<Vec<String>, StoreError> {
-        let mut tx = crate::store::begin_write(&self.pool).await?;
-        let files: Vec<String> =
-            sqlx::query_scalar("SELECT stored_name FROM files WHERE user_id = $1")
+        audited(&self.pool, async |tx| {
+            let files: Vec<String> =
+                sqlx::query_scalar("SELECT stored_name FROM files WHERE user_id = $1")
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            sqlx::query(
+                "UPDATE users SET username = 'deleted_' || id, email = 'deleted_' || id || '@erased.invalid', \
+                 password_hash = '!', bio = NULL, website = NULL, full_name = NULL, phone = NULL, address = NULL, \
+                 internal_notes = NULL, token_version = token_version + 1, erased_at = $1 WHERE id = $2",
+            )
+            .bind(now_rfc3339())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            end_sessions_in(&mut *tx, id).await?;
+            sqlx::query("DELETE FROM health_records WHERE user_id = $1")
                 .bind(id)
-                .fetch_all(&mut *tx)
+                .execute(&mut *tx)
                 .await?;
-        sqlx::query(
-            "UPDATE users SET username = 'deleted_' || id, email = 'deleted_' || id || '@erased.invalid', \
-             password_hash = '!', bio = NULL, website = NULL, full_name = NULL, phone = NULL, address = NULL, \
-             internal_notes = NULL, token_version = token_version + 1, erased_at = $1 WHERE id = $2",
-        )
-        .bind(now_rfc3339())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        end_sessions_in(&mut tx, id).await?;
-        sqlx::query("DELETE FROM health_records WHERE user_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM files WHERE user_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        append_in(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(files)
+            sqlx::query("DELETE FROM files WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            Ok(Change::Made(files, event.clone()))
+        })
+        .await
     }
 
     /// What a token for `user_id` in `session_id` must still match.

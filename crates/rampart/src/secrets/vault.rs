@@ -32,6 +32,7 @@ use super::{
 
 /// How to log in.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum VaultAuth {
     /// A token issued elsewhere (`VAULT_TOKEN`).
     Token(Secret),
