@@ -1,3 +1,5 @@
+//! Build script of the server.
+
 // The migrations are embedded by `sqlx::migrate!`; rebuild when one is
 // added or changed (stable Rust cannot track the directory from the macro).
 fn main() {

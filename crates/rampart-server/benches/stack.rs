@@ -142,13 +142,13 @@ async fn login_load(
         all.extend(t.await.unwrap());
     }
     let elapsed = start.elapsed().as_secs_f64();
-    all.sort_by(|a, b| a.total_cmp(b));
+    all.sort_by(f64::total_cmp);
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
     (all.len() as f64 / elapsed, pct(0.50), pct(0.99))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
+    v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 

@@ -2,7 +2,8 @@
 //!
 //! `cargo bench -p rampart --bench limiter`: one hot key and 1 M distinct
 //! keys, on one thread and on two threads sharing the limiter.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+// criterion's macros define undocumented functions.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::{
     hint::black_box,
@@ -67,10 +68,10 @@ fn bench(c: &mut Criterion) {
                 run(&limiter, &quota, keys, offset, iters);
                 offset += iters as usize;
                 start.elapsed()
-            })
+            });
         });
         g.bench_function(format!("{name}, 2 threads"), |b| {
-            b.iter_custom(|iters| threaded(2, iters, &limiter, quota, keys))
+            b.iter_custom(|iters| threaded(2, iters, &limiter, quota, keys));
         });
     }
     g.finish();

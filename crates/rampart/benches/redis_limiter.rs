@@ -5,7 +5,8 @@
 //! runs 2 s per case: 1, 16 and 64 concurrent callers sharing one
 //! multiplexed connection, 10 000 keys at 100 per minute (per-IP shape:
 //! most keys fill their quota, later checks are refusals).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+// criterion's macros define undocumented functions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, missing_docs)]
 
 use std::{
     process::{Command, Stdio},

@@ -103,7 +103,7 @@ impl TrustedProxies {
 pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
+        IpAddr::V4(v4) => IpAddr::V4(v4),
     }
 }
 
@@ -238,7 +238,11 @@ where
             .iter()
             .map(|v| String::from_utf8_lossy(v.as_bytes()))
             .collect();
-        let client = resolve(peer, forwarded.iter().map(|v| v.as_ref()), &self.trusted);
+        let client = resolve(
+            peer,
+            forwarded.iter().map(std::convert::AsRef::as_ref),
+            &self.trusted,
+        );
         req.extensions_mut().insert(ClientIp(client));
         self.inner.call(req)
     }

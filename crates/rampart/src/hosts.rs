@@ -192,11 +192,15 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let host = req.uri().authority().map(|a| a.as_str()).or_else(|| {
-            req.headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-        });
+        let host = req
+            .uri()
+            .authority()
+            .map(http::uri::Authority::as_str)
+            .or_else(|| {
+                req.headers()
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+            });
         let allowed = host.is_some_and(|h| {
             // userinfo@ in an authority is never a legitimate host.
             !h.contains('@') && self.hosts.allows(h)

@@ -301,7 +301,7 @@ mod tests {
         let old_kid = key_id(SECRET);
         jwt.update_ring(|r| {
             r.rotate(b"another-secret-that-is-long-enough-987654")
-                .unwrap()
+                .unwrap();
         })
         .unwrap();
         let new = jwt.issue("1", None, None).unwrap();

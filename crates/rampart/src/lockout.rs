@@ -306,7 +306,9 @@ impl MemoryLockout {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // A poisoned lock only means another thread panicked mid-update;
         // the counts are still usable.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// [`LoginGuard::reserve`], synchronously.

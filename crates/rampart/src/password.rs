@@ -194,7 +194,7 @@ pub fn check_strength(password: &str, user_inputs: &[&str]) -> Result<(), WeakPa
     if u8::from(entropy.score()) < 3 {
         let hint = entropy
             .feedback()
-            .and_then(|f| f.warning())
+            .and_then(zxcvbn::feedback::Feedback::warning)
             .map(|w| format!(": {w}"))
             .unwrap_or_default();
         return Err(WeakPassword(format!("is too easy to guess{hint}")));

@@ -132,7 +132,10 @@ impl Alerter {
             .unwrap_or_default();
         let high = HIGH_SEVERITY.contains(&reason.as_str());
         let now = Instant::now();
-        let mut windows = inner.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let mut windows = inner
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(w) = windows.get_mut(&(reason.clone(), client.clone()))
             && now.duration_since(w.started) < WINDOW
         {
@@ -170,7 +173,10 @@ impl Alerter {
     fn flush(&self) {
         let Some(inner) = &self.inner else { return };
         let ended = {
-            let mut windows = inner.windows.lock().unwrap_or_else(|p| p.into_inner());
+            let mut windows = inner
+                .windows
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             take_ended(&mut windows, Instant::now())
         };
         self.enqueue_summaries(ended);
@@ -223,15 +229,12 @@ async fn deliver(
     mut low: mpsc::Receiver<Value>,
     metrics: Metrics,
 ) {
-    let client = match reqwest::Client::builder()
+    let Ok(client) = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
-    {
-        Ok(c) => c,
-        Err(_) => {
-            tracing::error!("alert webhook client could not be built; alerts disabled");
-            return;
-        }
+    else {
+        tracing::error!("alert webhook client could not be built; alerts disabled");
+        return;
     };
     loop {
         // High severity first, always.
@@ -258,7 +261,7 @@ async fn deliver(
                 ),
                 // The URL is a credential: the error is logged without it.
                 Err(e) => {
-                    tracing::warn!(error = %e.without_url(), attempt, "alert webhook unreachable")
+                    tracing::warn!(error = %e.without_url(), attempt, "alert webhook unreachable");
                 }
             }
         }

@@ -277,7 +277,7 @@ impl Checkpoints {
                     {
                         Some(cp) => consider(cp, &name, warnings),
                         None => {
-                            warnings.push(format!("{name} is not a readable checkpoint; skipped"))
+                            warnings.push(format!("{name} is not a readable checkpoint; skipped"));
                         }
                     }
                 }

@@ -36,7 +36,10 @@ impl Ctx {
     /// The context of a request's parts.
     pub fn of(parts: &Parts) -> Self {
         Self {
-            ip: parts.extensions.get::<ClientIp>().map(|ip| ip.to_string()),
+            ip: parts
+                .extensions
+                .get::<ClientIp>()
+                .map(std::string::ToString::to_string),
             request_id: parts
                 .extensions
                 .get::<RequestId>()
@@ -103,7 +106,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(Self {
-            ip: parts.extensions.get::<ClientIp>().map(|ip| ip.to_string()),
+            ip: parts
+                .extensions
+                .get::<ClientIp>()
+                .map(std::string::ToString::to_string),
             request_id: parts
                 .extensions
                 .get::<RequestId>()

@@ -78,7 +78,9 @@ impl DataKeys {
 
     /// The key of `version`.
     pub fn key(&self, version: u32) -> Option<&[u8; 32]> {
-        self.keys.get(&version).map(|k| k.expose_secret())
+        self.keys
+            .get(&version)
+            .map(secrecy::ExposeSecret::expose_secret)
     }
 
     /// The field cipher holding every version (the highest encrypts).

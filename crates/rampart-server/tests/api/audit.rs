@@ -389,7 +389,7 @@ async fn shutdown_writes_a_signed_checkpoint_outside_the_database() {
     let dir = app.data_path().join("audit-checkpoints");
     let checkpoints: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .filter(|e| e.file_name().to_string_lossy().starts_with("checkpoint-"))
         .collect();
     assert_eq!(checkpoints.len(), 1);

@@ -37,7 +37,7 @@ async fn upload(app: &TestApp, s: &Session, name: &str, bytes: Vec<u8>) -> reqwe
 fn stored_files(app: &TestApp) -> Vec<String> {
     match std::fs::read_dir(app.data_path().join("uploads")) {
         Ok(entries) => entries
-            .filter_map(|e| e.ok())
+            .filter_map(std::result::Result::ok)
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect(),
         Err(_) => Vec::new(),

@@ -31,7 +31,7 @@ async fn pair(db: u8, extra: &[(&str, &str)]) -> (TestApp, TestApp) {
 }
 
 /// Empties the Redis database at `url`.
-pub async fn flush(url: &str) {
+pub(crate) async fn flush(url: &str) {
     let client = redis::Client::open(url).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     redis::cmd("FLUSHDB")

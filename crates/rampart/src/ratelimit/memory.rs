@@ -72,7 +72,7 @@ impl MemoryLimiter {
         // the counts are still usable.
         let mut shard = self.shards[shard_index]
             .lock()
-            .unwrap_or_else(|p| p.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(window) = shard.map.get_mut(key) {
             return decide(window, quota, current, width, now_nanos);
         }
@@ -95,7 +95,7 @@ impl MemoryLimiter {
         let shard_index = (self.hasher.hash_one(key) as usize) % self.shards.len();
         let shard = self.shards[shard_index]
             .lock()
-            .unwrap_or_else(|p| p.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut window = shard.map.get(key).cloned().unwrap_or(Window {
             newest: now / width,
             counts: [0; SLOTS],
@@ -113,7 +113,12 @@ impl MemoryLimiter {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).map.len())
+            .map(|s| {
+                s.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .map
+                    .len()
+            })
             .sum()
     }
 

@@ -10,7 +10,7 @@ use std::{
 };
 
 /// `rampart ARGS` in `dir` with only `vars` in its environment.
-pub fn rampart(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> Command {
+pub(crate) fn rampart(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rampart"));
     cmd.env_clear().current_dir(dir).args(args);
     for (k, v) in vars {
@@ -20,7 +20,7 @@ pub fn rampart(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> Command {
 }
 
 /// A serving process: its API address and every log line so far.
-pub struct Served {
+pub(crate) struct Served {
     child: Child,
     pub addr: String,
     pub lines: Vec<String>,
@@ -30,7 +30,7 @@ pub struct Served {
 impl Served {
     /// Spawns `cmd` (which should bind port 0) and waits for its
     /// `listening` line.
-    pub fn start(mut cmd: Command) -> Self {
+    pub(crate) fn start(mut cmd: Command) -> Self {
         let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel::<String>();
@@ -62,7 +62,7 @@ impl Served {
     }
 
     /// SIGTERM, then the exit status and every log line.
-    pub fn stop(mut self) -> (ExitStatus, Vec<String>) {
+    pub(crate) fn stop(mut self) -> (ExitStatus, Vec<String>) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();

@@ -5,14 +5,14 @@ use rampart::audit::{AuditEntry, AuditEvent, EventType};
 use sqlx::AnyPool;
 
 /// A pool on `url` (SQLite or PostgreSQL) through sqlx's `Any` driver.
-pub async fn any_pool(url: &str) -> AnyPool {
+pub(crate) async fn any_pool(url: &str) -> AnyPool {
     sqlx::any::install_default_drivers();
     AnyPool::connect(url).await.unwrap()
 }
 
 /// Appends one correctly chained entry per timestamp after the current head
 /// (or from the start); returns their seqs.
-pub async fn append_chained(pool: &AnyPool, stamps: &[&str]) -> Vec<i64> {
+pub(crate) async fn append_chained(pool: &AnyPool, stamps: &[&str]) -> Vec<i64> {
     let head: Option<(i64, String)> =
         sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
             .fetch_optional(pool)

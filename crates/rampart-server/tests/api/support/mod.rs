@@ -1,10 +1,10 @@
 //! Starts the real server (router, stack, listeners, database) on loopback
 //! ports in a temporary data directory, and talks to it like a client.
 
-pub mod binary;
-pub mod chain;
-pub mod probe;
-pub mod vault;
+pub(crate) mod binary;
+pub(crate) mod chain;
+pub(crate) mod probe;
+pub(crate) mod vault;
 
 use std::net::SocketAddr;
 
@@ -16,7 +16,7 @@ use rampart_server::{
 use tempfile::TempDir;
 
 /// A running server and a client for it.
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub addr: SocketAddr,
     pub admin_addr: SocketAddr,
     pub client: reqwest::Client,
@@ -27,36 +27,36 @@ pub struct TestApp {
 
 impl TestApp {
     /// The server with default settings.
-    pub async fn spawn() -> Self {
+    pub(crate) async fn spawn() -> Self {
         Self::spawn_with(&[]).await
     }
 
     /// The server with extra `RAMPART_*` settings. The probe routes of
     /// [`probe`] are mounted under `/api/v2/_probe/` behind the same stack.
-    pub async fn spawn_with(vars: &[(&str, &str)]) -> Self {
+    pub(crate) async fn spawn_with(vars: &[(&str, &str)]) -> Self {
         Self::spawn_in(tempfile::tempdir().unwrap(), vars).await
     }
 
     /// Stops the server (writing its final audit checkpoint) and starts a
     /// new one on the same data directory.
-    pub async fn restart(self) -> Self {
+    pub(crate) async fn restart(self) -> Self {
         self.restart_with(&[]).await
     }
 
     /// [`TestApp::restart`] with other settings.
-    pub async fn restart_with(mut self, vars: &[(&str, &str)]) -> Self {
+    pub(crate) async fn restart_with(mut self, vars: &[(&str, &str)]) -> Self {
         self.stop().await;
         Self::spawn_in(self._data_dir, vars).await
     }
 
     /// Stops the server; the data directory stays for inspection.
-    pub async fn stop(&mut self) {
+    pub(crate) async fn stop(&mut self) {
         if let Some(running) = self.running.take() {
             running.shutdown().await;
         }
     }
 
-    pub async fn spawn_in(data_dir: TempDir, vars: &[(&str, &str)]) -> Self {
+    pub(crate) async fn spawn_in(data_dir: TempDir, vars: &[(&str, &str)]) -> Self {
         let mut source = Source::from_pairs([
             ("RAMPART_BIND", "127.0.0.1:0"),
             ("RAMPART_ADMIN_BIND", "127.0.0.1:0"),
@@ -86,19 +86,19 @@ impl TestApp {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    pub fn admin_url(&self, path: &str) -> String {
+    pub(crate) fn admin_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.admin_addr)
     }
 
-    pub async fn get(&self, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
-    pub async fn post_json(&self, path: &str, body: &str) -> reqwest::Response {
+    pub(crate) async fn post_json(&self, path: &str, body: &str) -> reqwest::Response {
         self.client
             .post(self.url(path))
             .header("content-type", "application/json")
@@ -109,7 +109,7 @@ impl TestApp {
     }
 
     /// The admin listener's Prometheus text.
-    pub async fn metrics(&self) -> String {
+    pub(crate) async fn metrics(&self) -> String {
         self.client
             .get(self.admin_url("/metrics"))
             .send()
@@ -121,7 +121,7 @@ impl TestApp {
     }
 
     /// The status of `GET /api/v2/users/me` with `token`.
-    pub async fn me_status(&self, token: &str) -> u16 {
+    pub(crate) async fn me_status(&self, token: &str) -> u16 {
         self.authed(reqwest::Method::GET, "/api/v2/users/me", token)
             .send()
             .await
@@ -130,12 +130,12 @@ impl TestApp {
             .as_u16()
     }
 
-    pub fn state(&self) -> &rampart_server::state::AppState {
+    pub(crate) fn state(&self) -> &rampart_server::state::AppState {
         &self.running.as_ref().unwrap().state
     }
 
     /// A request with a bearer token.
-    pub fn authed(
+    pub(crate) fn authed(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -147,7 +147,7 @@ impl TestApp {
     }
 
     /// Registers `username` with a strong password; returns the self view.
-    pub async fn register(&self, username: &str) -> serde_json::Value {
+    pub(crate) async fn register(&self, username: &str) -> serde_json::Value {
         let body = serde_json::json!({
             "username": username,
             "email": format!("{username}@example.com"),
@@ -161,7 +161,7 @@ impl TestApp {
     }
 
     /// Logs in; returns the token pair.
-    pub async fn login(&self, username: &str, password: &str) -> serde_json::Value {
+    pub(crate) async fn login(&self, username: &str, password: &str) -> serde_json::Value {
         let body = serde_json::json!({"username": username, "password": password});
         let r = self
             .post_json("/api/v2/auth/login", &body.to_string())
@@ -171,7 +171,7 @@ impl TestApp {
     }
 
     /// Registers and logs in; returns (user id, access token, refresh token).
-    pub async fn user(&self, username: &str) -> Session {
+    pub(crate) async fn user(&self, username: &str) -> Session {
         let user = self.register(username).await;
         let tokens = self.login(username, PASSWORD).await;
         Session {
@@ -182,7 +182,7 @@ impl TestApp {
     }
 
     /// A user promoted to `role` directly in the store, then logged in.
-    pub async fn user_with_role(&self, username: &str, role: Role) -> Session {
+    pub(crate) async fn user_with_role(&self, username: &str, role: Role) -> Session {
         let session = self.user(username).await;
         self.state()
             .db
@@ -199,12 +199,12 @@ impl TestApp {
     }
 
     /// The server's data directory.
-    pub fn data_path(&self) -> &std::path::Path {
+    pub(crate) fn data_path(&self) -> &std::path::Path {
         self._data_dir.path()
     }
 
     /// The JWT secret the server signs with (for forging tokens in tests).
-    pub fn jwt_secret(&self) -> Vec<u8> {
+    pub(crate) fn jwt_secret(&self) -> Vec<u8> {
         use secrecy::ExposeSecret;
         let key = self.state().settings.secrets.secret_key.as_ref().unwrap();
         key.expose_secret().as_bytes().to_vec()
@@ -213,24 +213,24 @@ impl TestApp {
 
 /// A logged-in user.
 #[derive(Debug, Clone)]
-pub struct Session {
+pub(crate) struct Session {
     pub id: i64,
     pub access: String,
     pub refresh: String,
 }
 
 /// The password every test user gets.
-pub const PASSWORD: &str = "vivid-otter-carpet-91";
+pub(crate) const PASSWORD: &str = "vivid-otter-carpet-91";
 
 /// Parses a JSON body and checks, for every response the tests read, that
 /// no key anywhere names a password or a hash.
-pub async fn json(response: reqwest::Response) -> serde_json::Value {
+pub(crate) async fn json(response: reqwest::Response) -> serde_json::Value {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_no_secret_keys(&body);
     body
 }
 
-pub fn assert_no_secret_keys(value: &serde_json::Value) {
+pub(crate) fn assert_no_secret_keys(value: &serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {
             for (k, v) in map {
@@ -253,7 +253,7 @@ pub fn assert_no_secret_keys(value: &serde_json::Value) {
 }
 
 /// The headers SPEC §2 requires on every response, with their values.
-pub const SECURITY_HEADERS: &[(&str, &str)] = &[
+pub(crate) const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("x-content-type-options", "nosniff"),
     ("x-frame-options", "DENY"),
     ("referrer-policy", "no-referrer"),
@@ -271,11 +271,11 @@ pub const SECURITY_HEADERS: &[(&str, &str)] = &[
 ];
 
 /// The API's own CSP (docs pages relax it for themselves).
-pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+pub(crate) const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
 /// Asserts the full security header set, a valid request id and no
 /// server-identifying headers; `case` names the request in failures.
-pub fn assert_security_headers(case: &str, headers: &reqwest::header::HeaderMap) {
+pub(crate) fn assert_security_headers(case: &str, headers: &reqwest::header::HeaderMap) {
     for (name, value) in SECURITY_HEADERS {
         assert_eq!(
             headers.get(*name).and_then(|v| v.to_str().ok()),
@@ -304,7 +304,7 @@ pub fn assert_security_headers(case: &str, headers: &reqwest::header::HeaderMap)
 
 /// Asserts an RFC 9457 body of `status` whose request id matches the header,
 /// and returns it.
-pub async fn assert_problem(
+pub(crate) async fn assert_problem(
     case: &str,
     response: reqwest::Response,
     status: u16,
@@ -358,7 +358,7 @@ pub async fn assert_problem(
 /// Runs `n` requests that are all built first and then released together
 /// through a barrier, as an attacker's burst would be; returns each
 /// request's result in order.
-pub async fn burst<T, F, Fut>(n: usize, make: F) -> Vec<T>
+pub(crate) async fn burst<T, F, Fut>(n: usize, make: F) -> Vec<T>
 where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = T>,
@@ -377,7 +377,7 @@ where
 
 /// Asserts that a burst's answers are at most `limit` of `checked` (the
 /// requests that got through the gate) and 429 for all the others.
-pub fn assert_at_most(statuses: &[u16], checked: u16, limit: usize) {
+pub(crate) fn assert_at_most(statuses: &[u16], checked: u16, limit: usize) {
     let through = statuses.iter().filter(|s| **s == checked).count();
     assert!(through <= limit, "{through} got through: {statuses:?}");
     assert_eq!(

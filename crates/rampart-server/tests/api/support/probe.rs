@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct Echo {
+pub(crate) struct Echo {
     pub name: String,
     pub quantity: u32,
 }
@@ -39,11 +39,11 @@ impl Validate for Echo {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Page {
+pub(crate) struct Page {
     pub limit: Option<u8>,
 }
 
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/api/v2/_probe/echo",

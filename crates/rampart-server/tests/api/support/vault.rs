@@ -39,7 +39,7 @@ struct Inner {
 
 /// The running fake.
 #[derive(Clone)]
-pub struct FakeVault {
+pub(crate) struct FakeVault {
     pub addr: SocketAddr,
     inner: Arc<Mutex<Inner>>,
     tls: bool,
@@ -64,7 +64,7 @@ fn router(inner: Arc<Mutex<Inner>>) -> Router {
 
 impl FakeVault {
     /// Over plain HTTP.
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = router(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -79,7 +79,7 @@ impl FakeVault {
 
     /// Over HTTPS, with a certificate for 127.0.0.1 issued by a CA made
     /// for this server; returns the CA certificate (PEM) too.
-    pub async fn start_tls() -> (Self, String) {
+    pub(crate) async fn start_tls() -> (Self, String) {
         use hyper_util::{rt::TokioIo, service::TowerToHyperService};
         use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
         use tokio_rustls::rustls;
@@ -136,13 +136,13 @@ impl FakeVault {
         (vault, ca_pem)
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://{}", self.addr)
     }
 
     /// A token; `ttl` zero never expires.
-    pub fn add_token(&self, token: &str, ttl: Duration) {
+    pub(crate) fn add_token(&self, token: &str, ttl: Duration) {
         let expires = (!ttl.is_zero()).then(|| Instant::now() + ttl);
         self.inner
             .lock()
@@ -152,12 +152,12 @@ impl FakeVault {
     }
 
     /// Enables AppRole; issued tokens live `ttl` unless renewed.
-    pub fn enable_approle(&self, role_id: &str, secret_id: &str, ttl: Duration) {
+    pub(crate) fn enable_approle(&self, role_id: &str, secret_id: &str, ttl: Duration) {
         self.inner.lock().unwrap().approle = Some((role_id.into(), secret_id.into(), ttl));
     }
 
     /// Writes a KV v2 secret at `mount/path`.
-    pub fn put(&self, mount_path: &str, data: Value) {
+    pub(crate) fn put(&self, mount_path: &str, data: Value) {
         self.inner
             .lock()
             .unwrap()
@@ -166,25 +166,25 @@ impl FakeVault {
     }
 
     /// Deletes the secret at `mount/path` (reads become 404).
-    pub fn remove(&self, mount_path: &str) {
+    pub(crate) fn remove(&self, mount_path: &str) {
         self.inner.lock().unwrap().kv.remove(mount_path);
     }
 
     /// The next `n` token lookups fail with 503 (a sealed or restarting
     /// Vault).
-    pub fn fail_next_lookups(&self, n: u32) {
+    pub(crate) fn fail_next_lookups(&self, n: u32) {
         self.inner.lock().unwrap().failing_lookups = n;
     }
 
-    pub fn logins(&self) -> u32 {
+    pub(crate) fn logins(&self) -> u32 {
         self.inner.lock().unwrap().logins
     }
 
-    pub fn renewals(&self) -> u32 {
+    pub(crate) fn renewals(&self) -> u32 {
         self.inner.lock().unwrap().renewals
     }
 
-    pub fn reads(&self) -> u32 {
+    pub(crate) fn reads(&self) -> u32 {
         self.inner.lock().unwrap().reads
     }
 }
