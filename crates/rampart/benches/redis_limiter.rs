@@ -6,7 +6,12 @@
 //! multiplexed connection, 10 000 keys at 100 per minute (per-IP shape:
 //! most keys fill their quota, later checks are refusals).
 // criterion's macros define undocumented functions.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    missing_docs
+)]
 
 use std::{
     process::{Command, Stdio},
