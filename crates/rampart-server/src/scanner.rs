@@ -77,8 +77,20 @@ pub async fn scan(base: &str) -> Result<Vec<Finding>, String> {
         .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
 
-    // Headers, on an error response: they must be on every response.
-    let r = get(&client, &base, "/rampart-scan-does-not-exist").await?;
+    headers(&client, &base, &mut out).await?;
+    cors(&client, &base, &mut out).await?;
+    host(&client, &base, &mut out).await?;
+    docs(&client, &base, &mut out).await?;
+    errors(&client, &base, &mut out).await?;
+    versions(&client, &base, &mut out).await?;
+    unsigned_tokens(&client, &base, &mut out).await?;
+    rate_limit(&client, &base, &mut out).await?;
+    Ok(out)
+}
+
+/// The security headers, on an error response: they must be on every response.
+async fn headers(client: &Client, base: &str, out: &mut Vec<Finding>) -> Result<(), String> {
+    let r = get(client, base, "/rampart-scan-does-not-exist").await?;
     let h = r.headers().clone();
     for (name, expected) in REQUIRED_HEADERS {
         let value = h.get(*name).and_then(|v| v.to_str().ok());
@@ -101,8 +113,11 @@ pub async fn scan(base: &str) -> Result<Vec<Finding>, String> {
             present.map_or_else(|| "absent".to_owned(), |v| format!("reveals {v:?}")),
         ));
     }
+    Ok(())
+}
 
-    // CORS: a foreign origin must not be reflected or wildcarded.
+/// CORS: a foreign origin must not be reflected or wildcarded.
+async fn cors(client: &Client, base: &str, out: &mut Vec<Finding>) -> Result<(), String> {
     let evil = "https://scan-evil.example";
     let r = client
         .get(format!("{base}/health/live"))
@@ -121,8 +136,11 @@ pub async fn scan(base: &str) -> Result<Vec<Finding>, String> {
         Some(v) => finding("cors.reflection", true, format!("allows only {v}")),
         None => finding("cors.reflection", true, "foreign origin not allowed"),
     });
+    Ok(())
+}
 
-    // Host: a foreign Host header must be refused.
+/// Host: a foreign `Host` header must be refused.
+async fn host(client: &Client, base: &str, out: &mut Vec<Finding>) -> Result<(), String> {
     let r = client
         .get(format!("{base}/health/live"))
         .header(header::HOST, "scan-evil.example")
@@ -135,8 +153,11 @@ pub async fn scan(base: &str) -> Result<Vec<Finding>, String> {
         status.is_client_error(),
         format!("Host: scan-evil.example answered {}", status.as_u16()),
     ));
+    Ok(())
+}
 
-    // Documentation must not be public.
+/// Documentation must not be public.
+async fn docs(client: &Client, base: &str, out: &mut Vec<Finding>) -> Result<(), String> {
     let mut exposed = Vec::new();
     for path in [
         "/docs",
@@ -146,7 +167,7 @@ pub async fn scan(base: &str) -> Result<Vec<Finding>, String> {
         "/api-docs",
         "/redoc",
     ] {
-        if get(&client, &base, path).await?.status().is_success() {
+        if get(client, base, path).await?.status().is_success() {
             exposed.push(path);
         }
     }
@@ -159,8 +180,11 @@ pub async fn scan(base: &str) -> Result<Vec<Finding>, String> {
             format!("served: {}", exposed.join(", "))
         },
     ));
+    Ok(())
+}
 
-    // Errors must not leak internals.
+/// Errors must not leak internals.
+async fn errors(client: &Client, base: &str, out: &mut Vec<Finding>) -> Result<(), String> {
     let r = client
         .post(format!("{base}/api/v2/auth/login"))
         .header(header::CONTENT_TYPE, "application/json")
@@ -178,16 +202,26 @@ pub async fn scan(base: &str) -> Result<Vec<Finding>, String> {
             |m| format!("error body contains {m:?}"),
         ),
     ));
+    Ok(())
+}
 
-    // Removed API versions must be gone.
-    let status = get(&client, &base, "/api/v1/users").await?.status();
+/// Removed API versions must be gone.
+async fn versions(client: &Client, base: &str, out: &mut Vec<Finding>) -> Result<(), String> {
+    let status = get(client, base, "/api/v1/users").await?.status();
     out.push(finding(
         "version.removed",
         status == 410 || status == 404,
         format!("/api/v1/users answered {}", status.as_u16()),
     ));
+    Ok(())
+}
 
-    // alg:none tokens must be refused.
+/// `alg: none` tokens must be refused.
+async fn unsigned_tokens(
+    client: &Client,
+    base: &str,
+    out: &mut Vec<Finding>,
+) -> Result<(), String> {
     let b64 = |v: serde_json::Value| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
     };
@@ -210,11 +244,14 @@ pub async fn scan(base: &str) -> Result<Vec<Finding>, String> {
         !status.is_success(),
         format!("an unsigned token answered {}", status.as_u16()),
     ));
+    Ok(())
+}
 
-    // Rate limiting: advertised, or enforced within 150 requests.
+/// Rate limiting: advertised, or enforced within 150 requests.
+async fn rate_limit(client: &Client, base: &str, out: &mut Vec<Finding>) -> Result<(), String> {
     let mut limited = None;
     for i in 1..=150 {
-        let r = get(&client, &base, "/api/v2/rampart-scan").await?;
+        let r = get(client, base, "/api/v2/rampart-scan").await?;
         if r.headers().contains_key("ratelimit-limit")
             || r.headers().contains_key("x-ratelimit-limit")
         {
@@ -231,5 +268,5 @@ pub async fn scan(base: &str) -> Result<Vec<Finding>, String> {
         limited.is_some(),
         limited.unwrap_or_else(|| "150 requests, no limit seen".to_owned()),
     ));
-    Ok(out)
+    Ok(())
 }

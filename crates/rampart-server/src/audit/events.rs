@@ -105,15 +105,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self {
-            ip: parts
-                .extensions
-                .get::<ClientIp>()
-                .map(std::string::ToString::to_string),
-            request_id: parts
-                .extensions
-                .get::<RequestId>()
-                .map(|id| id.as_str().to_owned()),
-        })
+        Ok(Self::of(parts))
     }
 }

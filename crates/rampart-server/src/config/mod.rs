@@ -17,6 +17,7 @@ mod keys;
 mod parse;
 mod provider;
 mod source;
+pub mod variables;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 

@@ -158,13 +158,7 @@ pub async fn create(
     // The body first: an invalid one is a 422 whatever the headers say.
     let charge = Charge::try_from(body).map_err(Problem::validation)?;
     let user_id = caller.id;
-    let key = match headers.get("idempotency-key") {
-        None => IdempotencyKey::random(),
-        Some(v) => IdempotencyKey::parse(v.to_str().unwrap_or_default()).ok_or_else(|| {
-            Problem::new(StatusCode::BAD_REQUEST)
-                .with_detail("Idempotency-Key must be 1 to 64 of A-Z a-z 0-9 - _.")
-        })?,
-    };
+    let key = idempotency_key(&headers)?;
     if matches!(
         state.processor,
         crate::payments::processor::Processor::Unconfigured
@@ -176,26 +170,12 @@ pub async fn create(
     }
     let payments = state.db.payments();
     let fingerprint = fingerprint(&charge);
-    match payments
-        .claim(user_id, &key, &fingerprint, CLAIM_STALE_SECS)
-        .await?
-    {
-        Claim::New => {}
-        Claim::Replay(existing) => {
-            return Ok((StatusCode::CREATED, Json(Payment::from(&existing))).into_response());
-        }
-        Claim::InProgress => {
-            return Err(Problem::new(StatusCode::CONFLICT)
-                .with_detail(
-                    "A payment with this Idempotency-Key is still in progress; retry later.",
-                )
-                .into());
-        }
-        Claim::Mismatch => {
-            return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
-                .with_detail("This Idempotency-Key was already used for a different payment.")
-                .into());
-        }
+    if let Some(answer) = claim_answer(
+        payments
+            .claim(user_id, &key, &fingerprint, CLAIM_STALE_SECS)
+            .await?,
+    ) {
+        return answer;
     }
     let event = ctx
         .event(EventType::Payment)
@@ -275,6 +255,37 @@ pub async fn create(
         Err(e) => return Err(e.into()),
     };
     Ok((StatusCode::CREATED, Json(Payment::from(&row))).into_response())
+}
+
+/// The `Idempotency-Key` header, or a fresh key when there is none (the
+/// request is then its own, never a retry).
+fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey> {
+    match headers.get("idempotency-key") {
+        None => Ok(IdempotencyKey::random()),
+        Some(v) => IdempotencyKey::parse(v.to_str().unwrap_or_default()).ok_or_else(|| {
+            Problem::new(StatusCode::BAD_REQUEST)
+                .with_detail("Idempotency-Key must be 1 to 64 of A-Z a-z 0-9 - _.")
+                .into()
+        }),
+    }
+}
+
+/// What a claim of the key answers by itself: the earlier payment (a
+/// replay), 409 while it is in progress, 422 for another request under
+/// the same key; `None` when the key is this request's to use.
+fn claim_answer(claim: Claim) -> Option<Result<Response>> {
+    match claim {
+        Claim::New => None,
+        Claim::Replay(existing) => Some(Ok(
+            (StatusCode::CREATED, Json(Payment::from(&existing))).into_response()
+        )),
+        Claim::InProgress => Some(Err(Problem::new(StatusCode::CONFLICT)
+            .with_detail("A payment with this Idempotency-Key is still in progress; retry later.")
+            .into())),
+        Claim::Mismatch => Some(Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+            .with_detail("This Idempotency-Key was already used for a different payment.")
+            .into())),
+    }
 }
 
 /// How long a claimed key may stay without its payment before a retry

@@ -542,9 +542,13 @@ async fn acknowledged_writes_survive_sigkill_with_their_events() {
     let token = tokens["access_token"].as_str().unwrap().to_owned();
     let orders_url = format!("{base}/users/{}/orders", user["id"]);
 
+    // Writers count what was acknowledged so the kill comes once the loop
+    // is under way (a fixed delay made too few writes on a loaded machine).
+    let progress = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let writers: Vec<_> = (0..4)
         .map(|w| {
             let (client, url, token) = (client.clone(), orders_url.clone(), token.clone());
+            let progress = progress.clone();
             tokio::spawn(async move {
                 let mut acknowledged = Vec::new();
                 for i in 0..10_000 {
@@ -555,7 +559,10 @@ async fn acknowledged_writes_survive_sigkill_with_their_events() {
                         .send()
                         .await;
                     match sent {
-                        Ok(r) if r.status() == 201 => acknowledged.push(r.json::<serde_json::Value>().await.map(|o| o["id"].as_i64().unwrap()).ok()),
+                        Ok(r) if r.status() == 201 => {
+                            acknowledged.push(r.json::<serde_json::Value>().await.map(|o| o["id"].as_i64().unwrap()).ok());
+                            progress.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
                         _ => break,
                     }
                 }
@@ -564,6 +571,12 @@ async fn acknowledged_writes_survive_sigkill_with_their_events() {
         })
         .collect();
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while progress.load(std::sync::atomic::Ordering::Relaxed) < 40
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let mut acknowledged = Vec::new();
