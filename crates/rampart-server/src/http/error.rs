@@ -99,8 +99,12 @@ fn internal(error: &(dyn std::error::Error + 'static)) -> Response {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
+        // Errors that print their cause (`"storage: {0}"`) are not repeated.
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
         source = cause.source();
     }
     let mut response = Problem::new(StatusCode::INTERNAL_SERVER_ERROR).into_response();
