@@ -163,10 +163,7 @@ pub async fn start(
             )
             .await;
     }
-    let mut routes = crate::http::routes::api(
-        state.settings.storage.max_upload_bytes,
-        state.settings.debug,
-    );
+    let mut routes = crate::http::api_routes(&state.settings);
     if let Some(extra) = extra {
         routes = routes.merge(extra);
     }

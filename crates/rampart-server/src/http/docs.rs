@@ -9,7 +9,7 @@
 use axum::{Json, response::IntoResponse};
 use http::{HeaderValue, header};
 
-use crate::http::openapi;
+use crate::state::AppState;
 
 const SWAGGER: &str = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14";
 const BUNDLE_SRI: &str = "sha384-wmyclcVGX/WhUkdkATwhaK1X1JtiNrr2EoYJ+diV3vj4v6OC5yCeSu+yW13SYJep";
@@ -68,5 +68,16 @@ pub async fn init_script() -> impl IntoResponse {
 
 /// The OpenAPI document.
 pub async fn openapi_json() -> impl IntoResponse {
-    Json(openapi::document())
+    Json(crate::http::routes::document())
+}
+
+/// The documentation routes, served when `RAMPART_DEBUG` is on: the
+/// document's viewer, not operations of the API, so they are the only
+/// routes outside the route table.
+pub fn routes() -> axum::Router<AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/docs", get(page))
+        .route("/docs/swagger-init.js", get(init_script))
+        .route("/openapi.json", get(openapi_json))
 }

@@ -18,3 +18,14 @@ use rampart::problem::Problem;
 pub async fn not_found() -> impl IntoResponse {
     Problem::new(StatusCode::NOT_FOUND)
 }
+
+/// Every API route for `settings`: the route table, and the documentation
+/// routes when `RAMPART_DEBUG` is on.
+pub fn api_routes(settings: &crate::config::Settings) -> axum::Router<crate::state::AppState> {
+    let routes = routes::api(settings.storage.max_upload_bytes);
+    if settings.debug {
+        routes.merge(docs::routes())
+    } else {
+        routes
+    }
+}

@@ -164,12 +164,9 @@ pub fn base() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-/// The document `rampart openapi` prints and `/openapi.json` serves: the
-/// route table's operations in the frame, with the bearer scheme and the
-/// answers the layer stack can give added to each operation.
-pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, mut doc) = super::routes::table(0).split_for_parts();
-    BearerAuth.modify(&mut doc);
-    CommonResponses.modify(&mut doc);
-    doc
+/// Completes a document of operations: the bearer scheme, and the answers
+/// the layer stack can give added to each operation.
+pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
+    BearerAuth.modify(doc);
+    CommonResponses.modify(doc);
 }

@@ -2,12 +2,12 @@
 //! OpenAPI entry from the same `#[utoipa::path]`, so a route cannot exist
 //! undocumented (and the document cannot list a route that does not exist).
 
-use axum::{Router, extract::DefaultBodyLimit, routing::get};
+use axum::{Router, extract::DefaultBodyLimit};
 use utoipa_axum::{router::OpenApiRouter, router::UtoipaMethodRouterExt as _, routes};
 
 use crate::{
     audit, auth, diagnostics, files, gdpr, health_records,
-    http::{docs, liveness, openapi},
+    http::{liveness, openapi},
     orders, payments,
     state::AppState,
     users,
@@ -55,20 +55,17 @@ pub fn table(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(audit::routes::verify))
 }
 
-/// The API's router for `max_upload_bytes`, with the documentation routes
-/// when `debug` is on (they are the document's viewer, not operations of
-/// the API, so they are the only routes outside the table).
-pub fn api(max_upload_bytes: u64, debug: bool) -> Router<AppState> {
+/// The API's router for `max_upload_bytes`.
+pub fn api(max_upload_bytes: u64) -> Router<AppState> {
     let upload_limit = usize::try_from(max_upload_bytes)
         .unwrap_or(usize::MAX)
         .saturating_add(64 * 1024);
-    let (router, _) = table(upload_limit).split_for_parts();
-    if debug {
-        router
-            .route("/docs", get(docs::page))
-            .route("/docs/swagger-init.js", get(docs::init_script))
-            .route("/openapi.json", get(docs::openapi_json))
-    } else {
-        router
-    }
+    table(upload_limit).split_for_parts().0
+}
+
+/// The document `rampart openapi` prints and `/openapi.json` serves.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = table(0).split_for_parts();
+    openapi::finish(&mut doc);
+    doc
 }

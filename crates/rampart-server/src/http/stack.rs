@@ -67,15 +67,6 @@ impl<T> HttpService for T where
 {
 }
 
-/// The public API: the route table behind the full stack.
-pub fn build_app(state: AppState) -> impl HttpService {
-    let routes = super::routes::api(
-        state.settings.storage.max_upload_bytes,
-        state.settings.debug,
-    );
-    with_stack(routes, state)
-}
-
 /// Wraps `routes` in the API layer stack. Layers run in the order listed
 /// for requests and in reverse for responses.
 ///
