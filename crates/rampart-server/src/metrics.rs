@@ -16,6 +16,8 @@ pub struct Metrics {
     auth_failures: IntCounterVec,
     rate_limited: IntCounterVec,
     secrets_refresh_failures: prometheus::IntCounter,
+    account_cache: IntCounterVec,
+    change_feed_up: prometheus::IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -83,6 +85,19 @@ impl Metrics {
             "Periodic secrets reads that failed (the last good values stay in use)",
         )?;
         registry.register(Box::new(secrets_refresh_failures.clone()))?;
+        let account_cache = IntCounterVec::new(
+            Opts::new(
+                "rampart_account_cache_lookups_total",
+                "Authentication and account lookups by outcome (hit: answered from memory)",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(account_cache.clone()))?;
+        let change_feed_up = prometheus::IntGauge::new(
+            "rampart_auth_change_feed_up",
+            "Whether the auth change feed vouches for the account cache (1), or every request reads the database (0)",
+        )?;
+        registry.register(Box::new(change_feed_up.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         Ok(Self {
@@ -94,6 +109,8 @@ impl Metrics {
             auth_failures,
             rate_limited,
             secrets_refresh_failures,
+            account_cache,
+            change_feed_up,
         })
     }
 
@@ -131,6 +148,16 @@ impl Metrics {
                 .with_label_values(&[event_type])
                 .inc_by(u64::try_from(*n).unwrap_or(0));
         }
+    }
+
+    /// Sets the account cache figures (read from the cache at scrape time).
+    pub fn set_account_cache(&self, hits: u64, misses: u64, feed_up: bool) {
+        self.account_cache.reset();
+        self.account_cache.with_label_values(&["hit"]).inc_by(hits);
+        self.account_cache
+            .with_label_values(&["miss"])
+            .inc_by(misses);
+        self.change_feed_up.set(i64::from(feed_up));
     }
 
     /// Counts one alert outcome.

@@ -174,6 +174,7 @@ pub async fn start(
     let tasks = vec![
         spawn_listener(api, api_app, signal.clone()),
         spawn_listener(admin, admin_app, signal.clone()),
+        background::auth_changes::spawn(state.clone(), signal.clone()),
         background::checkpointer::spawn(state.clone(), signal.clone()),
         background::secrets_refresh::spawn(state.clone(), signal.clone()),
         background::keep_alive::spawn(state.clone(), signal),

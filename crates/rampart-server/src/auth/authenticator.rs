@@ -1,6 +1,7 @@
 //! How a bearer token becomes a principal: the signature and claims, then
-//! one lookup that the account still exists, the session is live and the
-//! token version is current; and the audit of every refusal.
+//! a check that the account still exists, the session is live and the
+//! token version is current (from the account cache, else the database:
+//! see `store::accounts`); and the audit of every refusal.
 
 use rampart::{
     audit::{AuditEvent, EventType},
@@ -38,13 +39,14 @@ impl Authenticator for AppState {
             .ok_or(AuthRejection::InvalidToken)?;
         // A deleted or erased user, a revoked session (logout, refresh reuse)
         // and a bumped token version (password change) all end the token.
-        if state.erased.0 || !state.session_live.0 || claims.ver != Some(state.token_version) {
+        let account = &state.account;
+        if account.erased_at.is_some() || !state.live || claims.ver != Some(account.token_version) {
             self.metrics.auth_failure("revoked_token");
             return Err(AuthRejection::InvalidToken);
         }
         Ok(Principal {
             subject: claims.sub,
-            role: state.role,
+            role: account.role,
             session: Some(session),
         })
     }

@@ -499,8 +499,9 @@ pub async fn refresh(
     ))]
 pub async fn logout(State(state): State<AppState>, ctx: Ctx, caller: Caller) -> Result<StatusCode> {
     let event = ctx.event(EventType::Logout).user(caller.id);
+    let users = state.db.users();
     match &caller.session() {
-        Some(session) => state.db.users().revoke_session(session, &event).await?,
+        Some(session) => users.revoke_session(caller.id, session, &event).await?,
         None => state.audit.record(event).await?,
     }
     Ok(StatusCode::NO_CONTENT)

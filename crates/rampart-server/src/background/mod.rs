@@ -1,7 +1,8 @@
 //! The server's background tasks, each stopped by the shutdown signal:
-//! signed audit checkpoints, the secrets refresh and the provider's
-//! credential keep-alive.
+//! the auth change feed, signed audit checkpoints, the secrets refresh and
+//! the provider's credential keep-alive.
 
+pub mod auth_changes;
 pub mod checkpointer;
 pub mod keep_alive;
 pub mod secrets_refresh;

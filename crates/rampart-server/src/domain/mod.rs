@@ -2,6 +2,7 @@
 //! parse what a client sent into these once; repositories take and return
 //! them.
 
+mod account;
 mod idempotency;
 mod ids;
 mod money;
@@ -9,6 +10,7 @@ mod page;
 mod role;
 mod text;
 
+pub use account::Account;
 pub use idempotency::IdempotencyKey;
 pub use ids::UserId;
 pub use money::{Currency, Money};

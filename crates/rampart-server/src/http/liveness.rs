@@ -57,6 +57,11 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         Ok(counts) => state.metrics.set_audit_counts(&counts),
         Err(e) => tracing::warn!(error = %e, "audit counts unavailable for metrics"),
     }
+    let accounts = state.db.accounts();
+    let (hits, misses) = accounts.counts();
+    state
+        .metrics
+        .set_account_cache(hits, misses, accounts.is_answering());
     (
         [(
             header::CONTENT_TYPE,

@@ -16,6 +16,8 @@ use sqlx::{Any, AnyPool, Executor as _, Transaction, any::AnyPoolOptions};
 
 use crate::config::Settings;
 
+pub mod accounts;
+pub mod changes;
 pub mod clock;
 
 /// Embedded SQLite migrations.
@@ -157,10 +159,13 @@ where
         .await?)
 }
 
-/// The connection pool.
+/// The connection pool, and the account cache that the repositories keep
+/// coherent with it (see [`accounts`]): it lives here so that no write can
+/// reach the database without passing the cache.
 #[derive(Debug, Clone)]
 pub struct Database {
     pool: AnyPool,
+    accounts: accounts::AccountCache,
 }
 
 impl Database {
@@ -199,7 +204,10 @@ impl Database {
                 "must start with sqlite: or postgres://",
             ));
         };
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            accounts: accounts::AccountCache::new(),
+        })
     }
 
     /// Which backend this is.
@@ -227,6 +235,11 @@ impl Database {
     /// The pool, for repositories.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The account cache.
+    pub fn accounts(&self) -> &accounts::AccountCache {
+        &self.accounts
     }
 
     /// Closes every connection (shutdown, and readiness tests).

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     audit::events::Ctx,
     auth::caller::Caller,
-    domain::UserId,
+    domain::{Account, UserId},
     domain::{
         Email, Errors, Role, Username, parse_bio, parse_multiline, parse_phone, parse_text,
         parse_website,
@@ -87,6 +87,12 @@ pub struct SelfUser {
 
 impl From<&UserRow> for SelfUser {
     fn from(u: &UserRow) -> Self {
+        Self::from(&u.account())
+    }
+}
+
+impl From<&Account> for SelfUser {
+    fn from(u: &Account) -> Self {
         Self {
             id: u.id.get(),
             username: u.username.clone(),
@@ -126,8 +132,8 @@ async fn load(state: &AppState, id: UserId) -> Result<UserRow> {
         (status = 401, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<SelfUser>> {
-    let id = caller.id;
-    Ok(Json(SelfUser::from(&load(&state, id).await?)))
+    let account = state.db.users().account(caller.id).await?;
+    Ok(Json(SelfUser::from(&*account.ok_or_else(not_found)?)))
 }
 
 /// A user: the self view for the user and admins, the public view for others.

@@ -4,11 +4,12 @@ use sqlx::{AnyPool, FromRow};
 
 use rampart::audit::AuditEvent;
 
-use crate::domain::{Role, UserId};
+use crate::domain::{Account, Role, UserId};
 use crate::{
     audit::store::{Change, append_in, audited},
     store::{
         StoreError,
+        accounts::{AccountCache, SessionState},
         clock::{now_rfc3339, unix_now},
     },
 };
@@ -43,6 +44,26 @@ pub struct UserRow {
     pub created_at: String,
     /// Set once the account is erased.
     pub erased_at: Option<String>,
+}
+
+impl UserRow {
+    /// The row without its password hash.
+    pub fn account(&self) -> Account {
+        Account {
+            id: self.id,
+            username: self.username.clone(),
+            email: self.email.clone(),
+            role: self.role,
+            bio: self.bio.clone(),
+            website: self.website.clone(),
+            full_name: self.full_name.clone(),
+            phone: self.phone.clone(),
+            address: self.address.clone(),
+            token_version: self.token_version,
+            created_at: self.created_at.clone(),
+            erased_at: self.erased_at.clone(),
+        }
+    }
 }
 
 const USER_COLUMNS: &str = "id, username, email, password_hash, role, bio, website, full_name, phone, address, \
@@ -127,30 +148,13 @@ struct RefreshRow {
     erased_at: Option<String>,
 }
 
-/// What a request's token must still match.
-#[derive(Debug, Clone, FromRow)]
-pub struct AuthState {
-    /// Current role.
-    #[sqlx(try_from = "String")]
-    pub role: Role,
-    /// Current token version.
-    pub token_version: i64,
-    /// The account is erased (stored as an integer: SQLite has no booleans).
-    #[sqlx(try_from = "i64")]
-    pub erased: Flag,
-    /// The session exists, belongs to the user and is not revoked.
-    #[sqlx(try_from = "i64")]
-    pub session_live: Flag,
-}
-
-/// A boolean the database stores as 0 or 1 (SQLite has no booleans).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Flag(pub bool);
-
-impl From<i64> for Flag {
-    fn from(n: i64) -> Self {
-        Self(n != 0)
-    }
+/// An account with whether one of its sessions is live, as one row.
+#[derive(FromRow)]
+struct SessionRow {
+    #[sqlx(flatten)]
+    account: Account,
+    /// 0 or 1: SQLite has no booleans.
+    session_live: i64,
 }
 
 /// Revokes every live session of user `id` inside the caller's transaction.
@@ -163,16 +167,31 @@ async fn end_sessions_in(conn: &mut sqlx::AnyConnection, id: UserId) -> Result<(
     Ok(())
 }
 
-/// Users, sessions and refresh tokens.
+/// Users, sessions and refresh tokens. Every method that changes a user
+/// row or a session forgets the user in the account cache once its
+/// transaction is over, so the change acts at once on this instance.
 #[derive(Debug, Clone)]
 pub struct Users {
     pool: AnyPool,
+    accounts: AccountCache,
 }
 
 impl Users {
-    /// The repository over `pool`.
-    pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+    /// The repository over `pool`, keeping `accounts` coherent.
+    pub fn new(pool: AnyPool, accounts: AccountCache) -> Self {
+        Self { pool, accounts }
+    }
+
+    /// Runs `change` to user `id`, then forgets the user in the cache,
+    /// whether the change committed or not (forgetting is always safe).
+    async fn changing<T>(
+        &self,
+        id: UserId,
+        change: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let result = change.await;
+        self.accounts.forget(id);
+        result
     }
 
     /// Creates a user and records `event` (completed with the new id) in
@@ -237,43 +256,46 @@ impl Users {
         changes: &ProfileChanges,
         event: &AuditEvent,
     ) -> Result<Option<UserRow>, StoreError> {
-        let mut tx = crate::store::begin_write(&self.pool).await?;
-        // Each column is either kept (flag 0) or replaced by the bound value.
-        let sql = format!(
-            "UPDATE users SET \
-               username  = CASE WHEN $1 THEN $2 ELSE username END, \
-               email     = CASE WHEN $3 THEN $4 ELSE email END, \
-               bio       = CASE WHEN $5 THEN $6 ELSE bio END, \
-               website   = CASE WHEN $7 THEN $8 ELSE website END, \
-               full_name = CASE WHEN $9 THEN $10 ELSE full_name END, \
-               phone     = CASE WHEN $11 THEN $12 ELSE phone END, \
-               address   = CASE WHEN $13 THEN $14 ELSE address END \
-             WHERE id = $15 AND erased_at IS NULL RETURNING {USER_COLUMNS}"
-        );
-        let row = sqlx::query_as::<_, UserRow>(&sql)
-            .bind(changes.username.is_some())
-            .bind(&changes.username)
-            .bind(changes.email.is_some())
-            .bind(&changes.email)
-            .bind(changes.bio.is_some())
-            .bind(changes.bio.clone().flatten())
-            .bind(changes.website.is_some())
-            .bind(changes.website.clone().flatten())
-            .bind(changes.full_name.is_some())
-            .bind(changes.full_name.clone().flatten())
-            .bind(changes.phone.is_some())
-            .bind(changes.phone.clone().flatten())
-            .bind(changes.address.is_some())
-            .bind(changes.address.clone().flatten())
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(StoreError::from_write)?;
-        if row.is_some() {
-            append_in(&mut tx, event).await?;
-            tx.commit().await?;
-        }
-        Ok(row)
+        self.changing(id, async {
+            let mut tx = crate::store::begin_write(&self.pool).await?;
+            // Each column is either kept (flag 0) or replaced by the bound value.
+            let sql = format!(
+                "UPDATE users SET \
+                   username  = CASE WHEN $1 THEN $2 ELSE username END, \
+                   email     = CASE WHEN $3 THEN $4 ELSE email END, \
+                   bio       = CASE WHEN $5 THEN $6 ELSE bio END, \
+                   website   = CASE WHEN $7 THEN $8 ELSE website END, \
+                   full_name = CASE WHEN $9 THEN $10 ELSE full_name END, \
+                   phone     = CASE WHEN $11 THEN $12 ELSE phone END, \
+                   address   = CASE WHEN $13 THEN $14 ELSE address END \
+                 WHERE id = $15 AND erased_at IS NULL RETURNING {USER_COLUMNS}"
+            );
+            let row = sqlx::query_as::<_, UserRow>(&sql)
+                .bind(changes.username.is_some())
+                .bind(&changes.username)
+                .bind(changes.email.is_some())
+                .bind(&changes.email)
+                .bind(changes.bio.is_some())
+                .bind(changes.bio.clone().flatten())
+                .bind(changes.website.is_some())
+                .bind(changes.website.clone().flatten())
+                .bind(changes.full_name.is_some())
+                .bind(changes.full_name.clone().flatten())
+                .bind(changes.phone.is_some())
+                .bind(changes.phone.clone().flatten())
+                .bind(changes.address.is_some())
+                .bind(changes.address.clone().flatten())
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from_write)?;
+            if row.is_some() {
+                append_in(&mut tx, event).await?;
+                tx.commit().await?;
+            }
+            Ok(row)
+        })
+        .await
     }
 
     /// Deletes a user, its file rows and, by cascade, its sessions,
@@ -284,25 +306,28 @@ impl Users {
         id: UserId,
         event: &AuditEvent,
     ) -> Result<Option<Vec<String>>, StoreError> {
-        audited(&self.pool, async |tx| {
-            let files: Vec<String> =
-                sqlx::query_scalar("SELECT stored_name FROM files WHERE user_id = $1")
+        self.changing(
+            id,
+            audited(&self.pool, async |tx| {
+                let files: Vec<String> =
+                    sqlx::query_scalar("SELECT stored_name FROM files WHERE user_id = $1")
+                        .bind(id)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                sqlx::query("DELETE FROM files WHERE user_id = $1")
                     .bind(id)
-                    .fetch_all(&mut *tx)
+                    .execute(&mut *tx)
                     .await?;
-            sqlx::query("DELETE FROM files WHERE user_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            let done = sqlx::query("DELETE FROM users WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() != 1 {
-                return Ok(Change::Unchanged(None));
-            }
-            Ok(Change::Made(Some(files), event.clone()))
-        })
+                let done = sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(Change::Unchanged(None));
+                }
+                Ok(Change::Made(Some(files), event.clone()))
+            }),
+        )
         .await
     }
 
@@ -314,24 +339,28 @@ impl Users {
         role: Role,
         event: impl FnOnce(Role) -> AuditEvent,
     ) -> Result<Option<(UserRow, Role)>, StoreError> {
-        audited(&self.pool, async |tx| {
-            let before: Option<(String,)> =
-                sqlx::query_as("SELECT role FROM users WHERE id = $1 AND erased_at IS NULL")
+        self.changing(
+            id,
+            audited(&self.pool, async |tx| {
+                let before: Option<(String,)> =
+                    sqlx::query_as("SELECT role FROM users WHERE id = $1 AND erased_at IS NULL")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some((before,)) = before else {
+                    return Ok(Change::Unchanged(None));
+                };
+                let sql =
+                    format!("UPDATE users SET role = $1 WHERE id = $2 RETURNING {USER_COLUMNS}");
+                let row = sqlx::query_as::<_, UserRow>(&sql)
+                    .bind(role.as_str())
                     .bind(id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await?;
-            let Some((before,)) = before else {
-                return Ok(Change::Unchanged(None));
-            };
-            let sql = format!("UPDATE users SET role = $1 WHERE id = $2 RETURNING {USER_COLUMNS}");
-            let row = sqlx::query_as::<_, UserRow>(&sql)
-                .bind(role.as_str())
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-            let before = Role::parse(&before).unwrap_or(Role::User);
-            Ok(Change::Made(Some((row, before)), event(before)))
-        })
+                let before = Role::parse(&before).unwrap_or(Role::User);
+                Ok(Change::Made(Some((row, before)), event(before)))
+            }),
+        )
         .await
     }
 
@@ -343,7 +372,7 @@ impl Users {
         password_hash: &str,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        audited(&self.pool, async |tx| {
+        self.changing(id, audited(&self.pool, async |tx| {
             sqlx::query(
                 "UPDATE users SET password_hash = $1, token_version = token_version + 1 WHERE id = $2",
             )
@@ -353,7 +382,7 @@ impl Users {
             .await?;
             end_sessions_in(&mut *tx, id).await?;
             Ok(Change::Made((), event.clone()))
-        })
+        }))
         .await
     }
 
@@ -424,8 +453,13 @@ impl Users {
                 .bind(&session_id)
                 .execute(&mut *tx)
                 .await?;
-            let entry = append_in(&mut tx, &reused.user(user_id.to_string())).await?;
-            tx.commit().await?;
+            let entry = append_in(&mut tx, &reused.user(user_id.to_string())).await;
+            let committed = match entry {
+                Ok(entry) => tx.commit().await.map(|()| entry).map_err(StoreError::from),
+                Err(e) => Err(e),
+            };
+            self.accounts.forget(user_id);
+            let entry = committed?;
             return Ok(RefreshOutcome::Reused {
                 entry: Box::new(entry),
             });
@@ -460,20 +494,25 @@ impl Users {
         })
     }
 
-    /// Revokes one session (logout) and records `event` with it.
+    /// Revokes session `session_id` of `user` (logout) and records `event`
+    /// with it.
     pub async fn revoke_session(
         &self,
+        user: UserId,
         session_id: &str,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        audited(&self.pool, async |tx| {
-            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(now_rfc3339())
-                .bind(session_id)
-                .execute(&mut *tx)
-                .await?;
+        self.changing(user, audited(&self.pool, async |tx| {
+            sqlx::query(
+                "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+            )
+            .bind(now_rfc3339())
+            .bind(session_id)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
             Ok(Change::Made((), event.clone()))
-        })
+        }))
         .await
     }
 
@@ -483,7 +522,7 @@ impl Users {
     /// removes the bytes), and records `event` — all in one transaction.
     /// Orders and payments stay, attached to the now anonymous account.
     pub async fn erase(&self, id: UserId, event: &AuditEvent) -> Result<Vec<String>, StoreError> {
-        audited(&self.pool, async |tx| {
+        self.changing(id, audited(&self.pool, async |tx| {
             let files: Vec<String> =
                 sqlx::query_scalar("SELECT stored_name FROM files WHERE user_id = $1")
                     .bind(id)
@@ -508,33 +547,68 @@ impl Users {
                 .execute(&mut *tx)
                 .await?;
             Ok(Change::Made(files, event.clone()))
-        })
+        }))
         .await
     }
 
-    /// What a token for `user_id` in `session_id` must still match.
+    /// The account of `user_id` and whether its session `session_id` is
+    /// live: from the cache when it has them, else from the database
+    /// (filling the cache). `None`: no such account.
     pub async fn auth_state(
         &self,
         user_id: UserId,
         session_id: &str,
-    ) -> Result<Option<AuthState>, StoreError> {
-        Ok(sqlx::query_as::<_, AuthState>(
-            "SELECT u.role, u.token_version, \
-               CASE WHEN u.erased_at IS NULL THEN 0 ELSE 1 END AS erased, \
-               CASE WHEN EXISTS (SELECT 1 FROM sessions s WHERE s.id = $1 AND s.user_id = u.id AND s.revoked_at IS NULL) \
+    ) -> Result<Option<SessionState>, StoreError> {
+        let ticket = match self.accounts.session(user_id, session_id) {
+            Ok(hit) => return Ok(Some(hit)),
+            Err(ticket) => ticket,
+        };
+        let sql = format!(
+            "SELECT {}, \
+               CASE WHEN EXISTS (SELECT 1 FROM sessions s WHERE s.id = $1 AND s.user_id = users.id AND s.revoked_at IS NULL) \
                  THEN 1 ELSE 0 END AS session_live \
-             FROM users u WHERE u.id = $2",
-        )
-        .bind(session_id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?)
+             FROM users WHERE id = $2",
+            Account::COLUMNS
+        );
+        let Some(row) = sqlx::query_as::<_, SessionRow>(&sql)
+            .bind(session_id)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let account = std::sync::Arc::new(row.account);
+        let live = row.session_live != 0;
+        self.accounts
+            .fill(ticket, &account, Some((session_id, live)));
+        Ok(Some(SessionState { account, live }))
+    }
+
+    /// The account of `id` (no password hash): from the cache when it has
+    /// it, else from the database (filling the cache).
+    pub async fn account(&self, id: UserId) -> Result<Option<std::sync::Arc<Account>>, StoreError> {
+        let ticket = match self.accounts.account(id) {
+            Ok(hit) => return Ok(Some(hit)),
+            Err(ticket) => ticket,
+        };
+        let sql = format!("SELECT {} FROM users WHERE id = $1", Account::COLUMNS);
+        let Some(account) = sqlx::query_as::<_, Account>(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let account = std::sync::Arc::new(account);
+        self.accounts.fill(ticket, &account, None);
+        Ok(Some(account))
     }
 }
 
 impl crate::store::Database {
     /// The users repository.
     pub fn users(&self) -> Users {
-        Users::new(self.pool().clone())
+        Users::new(self.pool().clone(), self.accounts().clone())
     }
 }

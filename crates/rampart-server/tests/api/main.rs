@@ -4,6 +4,7 @@
 
 mod support;
 
+mod account_cache;
 mod alerts;
 mod audit;
 mod cards;

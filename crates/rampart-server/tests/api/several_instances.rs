@@ -1,13 +1,18 @@
 //! SPEC §1 "at scale": several instances sharing one PostgreSQL database
 //! (and Redis), started by `scripts/test`. Each test gets a fresh database.
 
+use std::time::Duration;
+
 use futures_util::future::join_all;
 use rampart_server::domain::Role;
 use reqwest::Method;
 use serde_json::json;
 use sqlx::{Connection as _, Executor as _};
 
-use crate::support::{PASSWORD, TestApp, binary::rampart, json};
+use crate::{
+    account_cache::{lookups, within},
+    support::{PASSWORD, TestApp, binary::rampart, json},
+};
 
 /// A new, empty database on the test PostgreSQL server.
 async fn fresh_database() -> String {
@@ -111,7 +116,9 @@ async fn instances_share_accounts_sessions_revocation_and_one_audit_chain() {
     .await;
     assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
 
-    // Logout on A ends the session on B at once.
+    // Logout on A ends the session on A at once, and on B (which has the
+    // token cached) within 1 s.
+    assert_eq!(b.me_status(token).await, 200);
     let r = a
         .authed(Method::POST, "/api/v2/auth/logout", token)
         .json(&json!({}))
@@ -119,7 +126,8 @@ async fn instances_share_accounts_sessions_revocation_and_one_audit_chain() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    assert_eq!(b.me_status(token).await, 401);
+    assert_eq!(a.me_status(token).await, 401);
+    within(Duration::from_secs(1), 401, || b.me_status(token)).await;
 
     // Failures on A lock the account on B (Redis), for a user only the
     // shared database knows.
@@ -395,4 +403,160 @@ async fn control_characters_never_reach_postgres() {
         let r = request.send().await.unwrap();
         assert_eq!(r.status(), 422, "{case}");
     }
+}
+
+/// Every revocation made on one instance reaches the other, which had the
+/// token cached, within 1 s; a role change too.
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: scripts/test runs it"]
+async fn revocations_reach_the_other_instance_within_one_second() {
+    let url = fresh_database().await;
+    let (a, b) = (on_postgres(&url).await, on_postgres(&url).await);
+    let admin = a.user_with_role("pg_root", Role::Admin).await;
+    let cached_on_b = async |token: &str| {
+        for _ in 0..3 {
+            assert_eq!(b.me_status(token).await, 200);
+        }
+    };
+
+    let s = a.user("pg_logout").await;
+    cached_on_b(&s.access).await;
+    let hits = lookups(&b, "hit").await;
+    assert_eq!(b.me_status(&s.access).await, 200);
+    assert!(lookups(&b, "hit").await > hits, "B answers from its cache");
+    let r = a
+        .authed(Method::POST, "/api/v2/auth/logout", &s.access)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let took = within(Duration::from_secs(1), 401, || b.me_status(&s.access)).await;
+    println!("logout reached the other instance in {took:?}");
+
+    let s = a.user("pg_password").await;
+    cached_on_b(&s.access).await;
+    let r = a
+        .authed(Method::POST, "/api/v2/auth/password", &s.access)
+        .json(&json!({"current_password": PASSWORD, "new_password": "other-horse-battery-72"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    within(Duration::from_secs(1), 401, || b.me_status(&s.access)).await;
+
+    let s = a.user("pg_deleted").await;
+    cached_on_b(&s.access).await;
+    let r = a
+        .authed(
+            Method::DELETE,
+            &format!("/api/v2/users/{}", s.id),
+            &admin.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    within(Duration::from_secs(1), 401, || b.me_status(&s.access)).await;
+
+    let s = a.user("pg_erased").await;
+    cached_on_b(&s.access).await;
+    let r = a
+        .authed(Method::POST, "/api/v2/me/erase", &s.access)
+        .json(&json!({"password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    within(Duration::from_secs(1), 401, || b.me_status(&s.access)).await;
+
+    let s = a.user_with_role("pg_demoted", Role::Admin).await;
+    let audit = async || {
+        b.authed(Method::GET, "/api/v2/admin/audit", &s.access)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(audit().await, 200);
+    let r = a
+        .authed(
+            Method::PUT,
+            &format!("/api/v2/admin/users/{}/role", s.id),
+            &admin.access,
+        )
+        .json(&json!({"role": "user"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    within(Duration::from_secs(1), 403, audit).await;
+}
+
+/// The feed's connection killed: the instance stops trusting its cache and
+/// checks the database per request, so a logout made on the other
+/// instance meanwhile is refused at once; the feed then comes back.
+#[tokio::test]
+#[ignore = "needs PostgreSQL and Redis: scripts/test runs it"]
+async fn a_lost_change_feed_falls_back_to_the_database() {
+    let url = fresh_database().await;
+    let (a, b) = (on_postgres(&url).await, on_postgres(&url).await);
+    let s = b.user("pg_feedless").await;
+    let other = b.user("pg_still_in").await;
+    for token in [&s.access, &other.access] {
+        assert_eq!(a.me_status(token).await, 200, "cached on A");
+    }
+    let feed_up = async |app: &TestApp| {
+        app.metrics()
+            .await
+            .contains("rampart_auth_change_feed_up 1")
+    };
+    assert!(feed_up(&a).await);
+
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let killed: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'rampart-auth-changes' AND datname = current_database()",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(killed.len(), 2, "both instances' feeds");
+    let start = std::time::Instant::now();
+    while feed_up(&a).await {
+        assert!(start.elapsed() < Duration::from_secs(1), "A never noticed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let misses = lookups(&a, "miss").await;
+    let r = b
+        .authed(Method::POST, "/api/v2/auth/logout", &s.access)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        a.me_status(&s.access).await,
+        401,
+        "refused while the feed is down"
+    );
+    assert_eq!(a.me_status(&other.access).await, 200, "from the database");
+    assert!(lookups(&a, "miss").await > misses, "the database answered");
+
+    // The feed reconnects and the cache answers again.
+    let start = std::time::Instant::now();
+    while !feed_up(&a).await {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the feed never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(a.me_status(&other.access).await, 200);
+    let hits = lookups(&a, "hit").await;
+    assert_eq!(a.me_status(&other.access).await, 200);
+    assert!(lookups(&a, "hit").await > hits);
+    assert_eq!(a.me_status(&s.access).await, 401);
 }

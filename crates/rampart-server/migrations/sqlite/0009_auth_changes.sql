@@ -1,0 +1,31 @@
+-- Every change that can end a token or alter what it authenticates as:
+-- a role, a token version, an erasure, a deleted account, a revoked or
+-- deleted session, and any other change to a user row (the account a
+-- request sees is cached with it). Appended by trigger in the writer's own
+-- transaction, whoever the writer is: this server, the CLI, or SQL typed by
+-- hand. Every instance polls it to keep its in-memory cache coherent, and
+-- deletes rows older than an hour.
+CREATE TABLE auth_changes (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id BIGINT NOT NULL,
+    at      BIGINT NOT NULL DEFAULT (CAST(strftime('%s', 'now') AS INTEGER))
+);
+CREATE INDEX auth_changes_at ON auth_changes (at);
+
+CREATE TRIGGER users_auth_update AFTER UPDATE ON users
+BEGIN
+    INSERT INTO auth_changes (user_id) VALUES (OLD.id);
+END;
+CREATE TRIGGER users_auth_delete AFTER DELETE ON users
+BEGIN
+    INSERT INTO auth_changes (user_id) VALUES (OLD.id);
+END;
+CREATE TRIGGER sessions_auth_update AFTER UPDATE ON sessions
+BEGIN
+    INSERT INTO auth_changes (user_id) VALUES (OLD.user_id);
+    INSERT INTO auth_changes (user_id) SELECT NEW.user_id WHERE NEW.user_id <> OLD.user_id;
+END;
+CREATE TRIGGER sessions_auth_delete AFTER DELETE ON sessions
+BEGIN
+    INSERT INTO auth_changes (user_id) VALUES (OLD.user_id);
+END;
