@@ -5,9 +5,21 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
-/// The server's metrics.
+/// The server's metrics; cheap to clone (one `Arc`: the access log holds
+/// a clone per request in flight).
 #[derive(Clone)]
-pub struct Metrics {
+pub struct Metrics(std::sync::Arc<Families>);
+
+impl std::ops::Deref for Metrics {
+    type Target = Families;
+
+    fn deref(&self) -> &Families {
+        &self.0
+    }
+}
+
+/// The metric families of [`Metrics`].
+pub struct Families {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
@@ -100,7 +112,7 @@ impl Metrics {
         registry.register(Box::new(change_feed_up.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
-        Ok(Self {
+        Ok(Self(std::sync::Arc::new(Families {
             registry,
             requests,
             latency,
@@ -111,7 +123,7 @@ impl Metrics {
             secrets_refresh_failures,
             account_cache,
             change_feed_up,
-        })
+        })))
     }
 
     /// Records one finished request.

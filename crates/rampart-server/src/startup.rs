@@ -139,7 +139,7 @@ pub async fn start(
     let metrics = Metrics::new()?;
     let alerts = Alerter::start(settings.audit.alert_webhook.as_ref(), metrics.clone());
     let audit = Auditor::new(&db, alerts, checkpoints);
-    let state = AppState {
+    let state = AppState::from(crate::state::Shared {
         settings: Arc::new(settings),
         db,
         metrics,
@@ -150,7 +150,7 @@ pub async fn start(
         hasher: PasswordHasher::new(hashing_concurrency()),
         limiter: Arc::new(limiter),
         lockout: Arc::new(lockout),
-    };
+    });
     if let Some(first_bad_seq) = broken_at {
         // Recorded and alerted at high severity (it is never coalesced
         // away or displaced by a flood of lesser alerts).

@@ -6,9 +6,29 @@ use rampart::{jwt::JwtService, password::PasswordHasher};
 
 use crate::{audit::auditor::Auditor, config::Settings, metrics::Metrics, store::Database};
 
-/// Cheap to clone: everything is behind `Arc`s or pools.
+/// What every handler shares, behind one `Arc`: axum clones the state for
+/// each extractor of each request, and one reference count is cheaper than
+/// one per field. Fields read through `Deref` (`state.db`).
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl From<Shared> for AppState {
+    fn from(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+/// The fields of [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     /// Validated settings.
     pub settings: Arc<Settings>,
     /// The database.

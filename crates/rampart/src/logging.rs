@@ -66,12 +66,11 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        write!(
-            writer,
-            "{{\"timestamp\":\"{}\",\"level\":\"{}\",\"target\":",
-            humantime::format_rfc3339_micros(std::time::SystemTime::now()),
-            meta.level()
-        )?;
+        writer.write_str("{\"timestamp\":\"")?;
+        write_timestamp(&mut writer, std::time::SystemTime::now())?;
+        writer.write_str("\",\"level\":\"")?;
+        writer.write_str(meta.level().as_str())?;
+        writer.write_str("\",\"target\":")?;
         write_json_str(&mut writer, meta.target())?;
         let mut visitor = JsonVisitor {
             writer: &mut writer,
@@ -155,6 +154,33 @@ impl Visit for JsonVisitor<'_, '_> {
         let clean = redact_text(&text);
         self.with(field, |w| write_json_str(w, &clean));
     }
+}
+
+/// Writes `at` as RFC 3339 UTC with microseconds. The part up to the
+/// second is formatted once per second per thread: calendar arithmetic for
+/// every line cost as much as the rest of the access-log line.
+fn write_timestamp(w: &mut impl Write, at: std::time::SystemTime) -> fmt::Result {
+    use std::{cell::Cell, time::UNIX_EPOCH};
+    thread_local! {
+        static SECOND: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
+    }
+    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (cached, mut prefix) = SECOND.get();
+    if cached != secs {
+        let text =
+            humantime::format_rfc3339_seconds(UNIX_EPOCH + std::time::Duration::from_secs(secs))
+                .to_string();
+        // "YYYY-MM-DDTHH:MM:SSZ"; any other shape (years past 9999) is
+        // written whole, uncached.
+        let Some(head) = text.as_bytes().get(..19).filter(|_| text.len() == 20) else {
+            return write!(w, "{}", humantime::format_rfc3339_micros(at));
+        };
+        prefix.copy_from_slice(head);
+        SECOND.set((secs, prefix));
+    }
+    let prefix = std::str::from_utf8(&prefix).map_err(|_| fmt::Error)?;
+    write!(w, "{prefix}.{:06}Z", since.subsec_micros())
 }
 
 /// Writes `s` as a JSON string literal.
@@ -243,6 +269,25 @@ mod tests {
         assert_eq!(lines[1]["message"], "second 2");
         assert_eq!(lines[1]["value"], "Some(\"x\\u{1}\")");
         assert!(lines[1]["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn timestamps_match_the_uncached_format() {
+        use std::time::{Duration, UNIX_EPOCH};
+        for secs in [
+            0,
+            1_700_000_000,
+            1_700_000_000,
+            1_700_000_001,
+            4_102_444_799,
+        ] {
+            for micros in [0, 7, 999_999] {
+                let at = UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros);
+                let mut ours = String::new();
+                write_timestamp(&mut ours, at).unwrap();
+                assert_eq!(ours, humantime::format_rfc3339_micros(at).to_string());
+            }
+        }
     }
 
     #[test]

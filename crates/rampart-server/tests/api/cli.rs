@@ -195,7 +195,7 @@ fn the_binary_serves_with_no_configuration_and_logs_each_request() {
     assert_eq!(request_line["method"], "GET");
     assert_eq!(request_line["route"], "/health/live");
     assert_eq!(request_line["status"], 200);
-    assert!(request_line["latency_ms"].is_number());
+    assert!(request_line["latency_us"].is_u64());
     assert_eq!(request_line["level"], "INFO");
     assert!(
         !all.contains("secret-token-payload") && !all.contains("cookie-secret"),
