@@ -40,3 +40,15 @@ CREATE TRIGGER users_auth_change AFTER UPDATE OR DELETE ON users
     FOR EACH ROW EXECUTE FUNCTION users_auth_change();
 CREATE TRIGGER sessions_auth_change AFTER UPDATE OR DELETE ON sessions
     FOR EACH ROW EXECUTE FUNCTION sessions_auth_change();
+
+-- TRUNCATE fires no row trigger: it logs user 0 (no account has it), which
+-- makes every instance forget everything.
+CREATE FUNCTION auth_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM auth_change(0);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER users_auth_truncate AFTER TRUNCATE ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION auth_truncated();
+CREATE TRIGGER sessions_auth_truncate AFTER TRUNCATE ON sessions
+    FOR EACH STATEMENT EXECUTE FUNCTION auth_truncated();

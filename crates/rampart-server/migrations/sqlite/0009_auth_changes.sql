@@ -29,3 +29,16 @@ CREATE TRIGGER sessions_auth_delete AFTER DELETE ON sessions
 BEGIN
     INSERT INTO auth_changes (user_id) VALUES (OLD.user_id);
 END;
+
+-- INSERT OR REPLACE deletes the row it replaces without a DELETE trigger
+-- (recursive triggers are off), so inserts are logged too. (SQLite has no
+-- TRUNCATE; a DELETE without WHERE fires the row triggers when a table
+-- has any.)
+CREATE TRIGGER users_auth_insert AFTER INSERT ON users
+BEGIN
+    INSERT INTO auth_changes (user_id) VALUES (NEW.id);
+END;
+CREATE TRIGGER sessions_auth_insert AFTER INSERT ON sessions
+BEGIN
+    INSERT INTO auth_changes (user_id) VALUES (NEW.user_id);
+END;

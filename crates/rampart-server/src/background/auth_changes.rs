@@ -12,7 +12,7 @@ use crate::{
     state::AppState,
     store::{
         StoreError,
-        changes::{self, ChangeFeed},
+        changes::{self, ChangeFeed, Changes},
     },
 };
 
@@ -75,8 +75,9 @@ async fn follow(state: &AppState, signal: &mut watch::Receiver<bool>) -> Result<
     let url = state.settings.storage.database_url.expose_secret();
     let began = Instant::now();
     let mut feed = timed(ChangeFeed::open(url)).await?;
-    // The cache is empty (it was never filled, or emptied when the feed was
+    // Emptied again (a lookup may have filled it while the feed was being
     // lost), so the changes before the feed's start concern nothing in it.
+    cache.lost();
     cache.vouch(began);
     tracing::info!("auth change feed following");
     let mut poll = tokio::time::interval(POLL_EVERY);
@@ -87,13 +88,16 @@ async fn follow(state: &AppState, signal: &mut watch::Receiver<bool>) -> Result<
         tokio::select! {
             _ = poll.tick() => {
                 let began = Instant::now();
-                for user in timed(feed.read()).await? {
-                    cache.forget(user);
+                match timed(feed.read()).await? {
+                    Changes::Users(users) => users.into_iter().for_each(|u| cache.forget(u)),
+                    // A table was truncated: every account may have changed.
+                    Changes::Everyone => cache.lost(),
                 }
                 cache.vouch(began);
             }
             _ = prune.tick() => {
-                if let Err(e) = changes::prune(state.db.pool()).await {
+                // Bounded, so a busy pool or a held lock cannot stop the polls.
+                if let Err(e) = timed(changes::prune(state.db.pool())).await {
                     tracing::warn!(error = %e, "old auth changes not pruned");
                 }
             }

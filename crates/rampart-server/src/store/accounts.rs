@@ -69,6 +69,8 @@ struct Map {
     users: HashMap<UserId, Entry>,
     /// Sessions cached over all entries.
     sessions: usize,
+    /// When the last sweep for expired entries ran.
+    swept_ms: u64,
 }
 
 struct Entry {
@@ -198,7 +200,12 @@ impl AccountCache {
             return;
         }
         if map.sessions >= CAPACITY {
-            map.drop_expired(now);
+            // At most one sweep a second: a full cache of live sessions must
+            // not make every miss walk the whole map under the write lock.
+            if now.saturating_sub(map.swept_ms) >= 1000 {
+                map.swept_ms = now;
+                map.drop_expired(now);
+            }
             if map.sessions >= CAPACITY {
                 return;
             }
@@ -212,8 +219,9 @@ impl AccountCache {
             sessions: Vec::new(),
             expires_ms,
         });
+        // The expiry stays the entry's first: refilling one session must
+        // not keep the others' flags alive.
         entry.account = account.clone();
-        entry.expires_ms = expires_ms;
         if let Some((id, live)) = session {
             if let Some(known) = entry.sessions.iter_mut().find(|(s, _)| &**s == id) {
                 known.1 = live;
@@ -252,15 +260,21 @@ impl AccountCache {
     /// The change feed is lost: answer nothing and drop everything (changes
     /// may be missed until it is back).
     pub fn lost(&self) {
-        self.shared.valid_until_ms.store(0, Ordering::Release);
         let mut map = self
             .shared
             .map
             .write()
             .unwrap_or_else(PoisonError::into_inner);
+        self.shared.valid_until_ms.store(0, Ordering::Release);
         map.generation += 1;
         map.users.clear();
         map.sessions = 0;
+    }
+
+    /// A guard that forgets `user` when dropped: after a change, also when
+    /// the request is cancelled between its commit and the next line.
+    pub fn forget_on_drop(&self, user: UserId) -> ForgetOnDrop<'_> {
+        ForgetOnDrop { cache: self, user }
     }
 
     /// (hits, misses) since start.
@@ -269,6 +283,19 @@ impl AccountCache {
             self.shared.hits.load(Ordering::Relaxed),
             self.shared.misses.load(Ordering::Relaxed),
         )
+    }
+}
+
+/// See [`AccountCache::forget_on_drop`].
+#[derive(Debug)]
+pub struct ForgetOnDrop<'a> {
+    cache: &'a AccountCache,
+    user: UserId,
+}
+
+impl Drop for ForgetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.cache.forget(self.user);
     }
 }
 
@@ -368,6 +395,22 @@ mod tests {
             .unwrap_or_else(Instant::now);
         cache.vouch(long_ago);
         assert!(cache.session(user, "s").is_err());
+    }
+
+    #[test]
+    fn refilling_one_session_does_not_extend_the_others() {
+        let cache = live_cache();
+        let user = UserId::new(1);
+        let ticket = cache.session(user, "old").unwrap_err();
+        cache.fill(ticket, &account(1, Role::User), Some(("old", true)));
+        let first = cache.shared.map.read().unwrap().users[&user].expires_ms;
+        std::thread::sleep(Duration::from_millis(5));
+        let ticket = cache.session(user, "new").unwrap_err();
+        cache.fill(ticket, &account(1, Role::User), Some(("new", true)));
+        assert_eq!(
+            cache.shared.map.read().unwrap().users[&user].expires_ms,
+            first
+        );
     }
 
     #[test]

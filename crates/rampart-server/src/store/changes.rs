@@ -24,6 +24,18 @@ const KEEP_SECS: i64 = 3600;
 /// Rows read per query.
 const BATCH: i64 = 1000;
 
+/// The user id the PostgreSQL TRUNCATE triggers log: every account.
+const EVERYONE: i64 = 0;
+
+/// What changed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Changes {
+    /// These users' rows or sessions.
+    Users(Vec<UserId>),
+    /// A whole table (TRUNCATE): forget everything.
+    Everyone,
+}
+
 /// A connection following `auth_changes`.
 pub struct ChangeFeed {
     conn: AnyConnection,
@@ -59,8 +71,8 @@ impl ChangeFeed {
         Ok(Self { conn, last_seq })
     }
 
-    /// The users named by changes committed since the last read.
-    pub async fn read(&mut self) -> Result<Vec<UserId>, StoreError> {
+    /// The changes committed since the last read.
+    pub async fn read(&mut self) -> Result<Changes, StoreError> {
         let mut users = Vec::new();
         loop {
             let rows: Vec<(i64, UserId)> = sqlx::query_as(
@@ -79,9 +91,13 @@ impl ChangeFeed {
                 break;
             }
         }
+        // The TRUNCATE triggers log user id 0, which no account has.
+        if users.contains(&UserId::new(EVERYONE)) {
+            return Ok(Changes::Everyone);
+        }
         users.sort_unstable();
         users.dedup();
-        Ok(users)
+        Ok(Changes::Users(users))
     }
 }
 

@@ -183,15 +183,15 @@ impl Users {
     }
 
     /// Runs `change` to user `id`, then forgets the user in the cache,
-    /// whether the change committed or not (forgetting is always safe).
+    /// whether the change committed or not (forgetting is always safe), and
+    /// also when the future is dropped midway (a timeout, a client gone).
     async fn changing<T>(
         &self,
         id: UserId,
         change: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        let result = change.await;
-        self.accounts.forget(id);
-        result
+        let _forget = self.accounts.forget_on_drop(id);
+        change.await
     }
 
     /// Creates a user and records `event` (completed with the new id) in
@@ -453,13 +453,9 @@ impl Users {
                 .bind(&session_id)
                 .execute(&mut *tx)
                 .await?;
-            let entry = append_in(&mut tx, &reused.user(user_id.to_string())).await;
-            let committed = match entry {
-                Ok(entry) => tx.commit().await.map(|()| entry).map_err(StoreError::from),
-                Err(e) => Err(e),
-            };
-            self.accounts.forget(user_id);
-            let entry = committed?;
+            let _forget = self.accounts.forget_on_drop(user_id);
+            let entry = append_in(&mut tx, &reused.user(user_id.to_string())).await?;
+            tx.commit().await?;
             return Ok(RefreshOutcome::Reused {
                 entry: Box::new(entry),
             });
