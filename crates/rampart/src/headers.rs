@@ -63,8 +63,11 @@ struct HeaderSet {
 
 impl HeaderSet {
     fn rebuild(&mut self) {
+        // Room for the handler's and the outer layers' headers (request
+        // id, content type and length, `vary`, rate-limit fields), so the
+        // map a response gets is not grown and rehashed on the way out.
         let mut prototype =
-            http::HeaderMap::with_capacity(self.overriding.len() + self.if_not_present.len());
+            http::HeaderMap::with_capacity(self.overriding.len() + self.if_not_present.len() + 8);
         for (name, value) in self.overriding.iter().chain(&self.if_not_present) {
             prototype.insert(name.clone(), value.clone());
         }

@@ -91,9 +91,10 @@ struct JsonVisitor<'a, 'w> {
 
 impl JsonVisitor<'_, '_> {
     fn key(&mut self, field: &Field) -> fmt::Result {
-        self.writer.write_char(',')?;
-        write_json_str(self.writer, field.name())?;
-        self.writer.write_char(':')
+        // Field names are Rust identifiers: nothing in them needs escaping.
+        self.writer.write_str(",\"")?;
+        self.writer.write_str(field.name())?;
+        self.writer.write_str("\":")
     }
 
     fn with(&mut self, field: &Field, f: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
@@ -128,6 +129,16 @@ impl Visit for JsonVisitor<'_, '_> {
 
     fn record_str(&mut self, field: &Field, value: &str) {
         if !self.redact {
+            // The access log's strings are a validated request id, a method
+            // label and a route template of the application's own: written
+            // as they are. Only its `error` (a 5xx's cause) is free text.
+            if field.name() != "error" && value.bytes().all(is_plain) {
+                return self.with(field, |w| {
+                    w.write_char('"')?;
+                    w.write_str(value)?;
+                    w.write_char('"')
+                });
+            }
             return self.with(field, |w| write_json_str(w, value));
         }
         if is_sensitive_key(field.name()) {
@@ -183,6 +194,12 @@ fn write_timestamp(w: &mut impl Write, at: std::time::SystemTime) -> fmt::Result
     write!(w, "{prefix}.{:06}Z", since.subsec_micros())
 }
 
+/// A byte that a JSON string holds as it is, and that cannot start an
+/// escape or end the string.
+fn is_plain(b: u8) -> bool {
+    b >= 0x20 && b != b'"' && b != b'\\'
+}
+
 /// Writes `s` as a JSON string literal.
 fn write_json_str(w: &mut impl Write, s: &str) -> fmt::Result {
     w.write_char('"')?;
@@ -236,15 +253,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn events_become_one_valid_json_object_per_line() {
+    /// What `f` logs through [`JsonLines`].
+    fn logged(f: impl FnOnce()) -> String {
         let capture = Capture::default();
         let writer = capture.clone();
         let subscriber = tracing_subscriber::fmt()
             .event_format(JsonLines::new())
             .with_writer(move || writer.clone())
             .finish();
-        tracing::subscriber::with_default(subscriber, || {
+        tracing::subscriber::with_default(subscriber, f);
+        String::from_utf8(capture.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn events_become_one_valid_json_object_per_line() {
+        let text = logged(|| {
             tracing::info!(
                 request_id = "a\"b\nc",
                 status = 200u16,
@@ -254,7 +277,6 @@ mod tests {
             );
             tracing::warn!(value = ?Some("x\u{1}"), "second {}", 2);
         });
-        let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -269,6 +291,16 @@ mod tests {
         assert_eq!(lines[1]["message"], "second 2");
         assert_eq!(lines[1]["value"], "Some(\"x\\u{1}\")");
         assert!(lines[1]["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn access_lines_stay_valid_json_whatever_their_strings() {
+        let text = logged(|| {
+            tracing::info!(target: "rampart::access", route = "/a/{id}", request_id = "q\"u\\o\nte", "request");
+        });
+        let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["route"], "/a/{id}");
+        assert_eq!(line["request_id"], "q\"u\\o\nte");
     }
 
     #[test]
@@ -292,13 +324,7 @@ mod tests {
 
     #[test]
     fn secrets_never_reach_the_output() {
-        let capture = Capture::default();
-        let writer = capture.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .event_format(JsonLines::new())
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
+        let text = logged(|| {
             tracing::warn!(
                 password = "hunter2",
                 note = "card 4111 1111 1111 1111",
@@ -306,7 +332,6 @@ mod tests {
                 "bob"
             );
         });
-        let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
         assert!(
             !text.contains("hunter2") && !text.contains("4111") && !text.contains("c2ln"),
             "{text}"

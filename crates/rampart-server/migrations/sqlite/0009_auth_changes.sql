@@ -30,15 +30,18 @@ BEGIN
     INSERT INTO auth_changes (user_id) VALUES (OLD.user_id);
 END;
 
--- INSERT OR REPLACE deletes the row it replaces without a DELETE trigger
--- (recursive triggers are off), so inserts are logged too. (SQLite has no
--- TRUNCATE; a DELETE without WHERE fires the row triggers when a table
--- has any.)
-CREATE TRIGGER users_auth_insert AFTER INSERT ON users
+-- INSERT OR REPLACE deletes the rows it replaces without a DELETE trigger
+-- (recursive triggers are off), so an insert logs the rows it is about to
+-- replace: none for a plain insert, which changes nothing cached. (SQLite
+-- has no TRUNCATE; a DELETE without WHERE fires the row triggers when a
+-- table has any.)
+CREATE TRIGGER users_auth_replace BEFORE INSERT ON users
 BEGIN
-    INSERT INTO auth_changes (user_id) VALUES (NEW.id);
+    INSERT INTO auth_changes (user_id)
+    SELECT id FROM users
+    WHERE id = NEW.id OR lower(username) = lower(NEW.username) OR lower(email) = lower(NEW.email);
 END;
-CREATE TRIGGER sessions_auth_insert AFTER INSERT ON sessions
+CREATE TRIGGER sessions_auth_replace BEFORE INSERT ON sessions
 BEGIN
-    INSERT INTO auth_changes (user_id) VALUES (NEW.user_id);
+    INSERT INTO auth_changes (user_id) SELECT user_id FROM sessions WHERE id = NEW.id;
 END;

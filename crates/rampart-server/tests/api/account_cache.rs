@@ -67,8 +67,7 @@ async fn authenticated_requests_are_answered_from_memory() {
 }
 
 /// Asserts that `token` comes to be answered from the cache (within 1 s:
-/// the login that made it is itself a change the feed passes on, which
-/// empties the account's entry once more).
+/// the cache answers once the change feed has first vouched for it).
 pub(crate) async fn assert_cached(app: &TestApp, token: &str) {
     let start = Instant::now();
     loop {
