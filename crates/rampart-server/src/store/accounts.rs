@@ -138,50 +138,48 @@ impl AccountCache {
         self.answering_now().is_some()
     }
 
-    fn miss(&self, map: &Map, answering: bool) -> Ticket {
+    /// What `found` makes of `user`'s live entry, or a ticket to fill it.
+    /// Whether the cache answers is read under the map lock: `lost` stops
+    /// answers under the write lock, so no lookup that saw the feed still
+    /// up gets a ticket of the generation after the loss.
+    fn lookup<T>(
+        &self,
+        user: UserId,
+        found: impl FnOnce(&Entry) -> Option<T>,
+    ) -> Result<T, Ticket> {
+        let map = self
+            .shared
+            .map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let now = self.answering_now();
+        if let Some(now) = now
+            && let Some(entry) = map.users.get(&user)
+            && entry.expires_ms > now
+            && let Some(hit) = found(entry)
+        {
+            self.shared.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(hit);
+        }
         self.shared.misses.fetch_add(1, Ordering::Relaxed);
-        Ticket(answering.then_some(map.generation))
+        Err(Ticket(now.is_some().then_some(map.generation)))
     }
 
     /// Session `session` of `user`, or a ticket to fill it after reading
     /// the database.
     pub fn session(&self, user: UserId, session: &str) -> Result<SessionState, Ticket> {
-        let now = self.answering_now();
-        let map = self
-            .shared
-            .map
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(now) = now
-            && let Some(entry) = map.users.get(&user)
-            && entry.expires_ms > now
-            && let Some((_, live)) = entry.sessions.iter().find(|(id, _)| &**id == session)
-        {
-            self.shared.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(SessionState {
+        self.lookup(user, |entry| {
+            let (_, live) = entry.sessions.iter().find(|(id, _)| &**id == session)?;
+            Some(SessionState {
                 account: entry.account.clone(),
                 live: *live,
-            });
-        }
-        Err(self.miss(&map, now.is_some()))
+            })
+        })
     }
 
     /// The account of `user`, or a ticket to fill it.
     pub fn account(&self, user: UserId) -> Result<Arc<Account>, Ticket> {
-        let now = self.answering_now();
-        let map = self
-            .shared
-            .map
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(now) = now
-            && let Some(entry) = map.users.get(&user)
-            && entry.expires_ms > now
-        {
-            self.shared.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(entry.account.clone());
-        }
-        Err(self.miss(&map, now.is_some()))
+        self.lookup(user, |entry| Some(entry.account.clone()))
     }
 
     /// Stores what the database said after a miss, unless something was
