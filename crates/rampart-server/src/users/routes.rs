@@ -87,7 +87,7 @@ pub struct SelfUser {
 
 impl From<&UserRow> for SelfUser {
     fn from(u: &UserRow) -> Self {
-        Self::from(&u.account())
+        Self::from(&u.account)
     }
 }
 

@@ -14,55 +14,23 @@ use crate::{
     },
 };
 
-/// A stored user. Never serialised: responses use their own views.
+/// A stored user: its account and its password hash. Never serialised:
+/// responses use their own views. The account's fields read through
+/// `Deref` (`user.username`).
 #[derive(Debug, Clone, FromRow)]
 pub struct UserRow {
-    /// Id.
-    pub id: UserId,
-    /// Username.
-    pub username: String,
-    /// Email.
-    pub email: String,
+    /// Everything but the hash.
+    #[sqlx(flatten)]
+    pub account: Account,
     /// PHC string.
     pub password_hash: String,
-    /// Role.
-    #[sqlx(try_from = "String")]
-    pub role: Role,
-    /// Sanitised bio.
-    pub bio: Option<String>,
-    /// Website.
-    pub website: Option<String>,
-    /// Full name.
-    pub full_name: Option<String>,
-    /// Phone.
-    pub phone: Option<String>,
-    /// Postal address.
-    pub address: Option<String>,
-    /// Bumped to invalidate every token issued before.
-    pub token_version: i64,
-    /// RFC 3339.
-    pub created_at: String,
-    /// Set once the account is erased.
-    pub erased_at: Option<String>,
 }
 
-impl UserRow {
-    /// The row without its password hash.
-    pub fn account(&self) -> Account {
-        Account {
-            id: self.id,
-            username: self.username.clone(),
-            email: self.email.clone(),
-            role: self.role,
-            bio: self.bio.clone(),
-            website: self.website.clone(),
-            full_name: self.full_name.clone(),
-            phone: self.phone.clone(),
-            address: self.address.clone(),
-            token_version: self.token_version,
-            created_at: self.created_at.clone(),
-            erased_at: self.erased_at.clone(),
-        }
+impl std::ops::Deref for UserRow {
+    type Target = Account;
+
+    fn deref(&self) -> &Account {
+        &self.account
     }
 }
 
