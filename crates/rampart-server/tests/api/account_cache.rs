@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::json;
 use sqlx::Connection as _;
 
-use crate::support::{PASSWORD, Session, TestApp, binary::rampart, burst, json};
+use crate::support::{PASSWORD, Session, TestApp, binary::rampart, burst};
 
 /// The value of the counter `rampart_account_cache_lookups_total{outcome}`.
 pub(crate) async fn lookups(app: &TestApp, outcome: &str) -> u64 {
@@ -42,13 +42,7 @@ where
 }
 
 async fn me(app: &TestApp, token: &str) -> serde_json::Value {
-    json(
-        app.authed(Method::GET, "/api/v2/users/me", token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    app.get_json("/api/v2/users/me", token).await
 }
 
 #[tokio::test]

@@ -57,13 +57,7 @@ async fn on_postgres_with(url: &str, extra: &[(&str, &str)]) -> TestApp {
 }
 
 async fn verify(app: &TestApp, token: &str) -> serde_json::Value {
-    json(
-        app.authed(Method::GET, "/api/v2/admin/audit/verify", token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    app.get_json("/api/v2/admin/audit/verify", token).await
 }
 
 /// The deployment of SPEC §1 "at scale": two instances on one PostgreSQL

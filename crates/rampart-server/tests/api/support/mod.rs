@@ -120,6 +120,17 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The JSON body of `GET path` with `token`.
+    pub(crate) async fn get_json(&self, path: &str, token: &str) -> serde_json::Value {
+        json(
+            self.authed(reqwest::Method::GET, path, token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     /// The status of `GET /api/v2/users/me` with `token`.
     pub(crate) async fn me_status(&self, token: &str) -> u16 {
         self.authed(reqwest::Method::GET, "/api/v2/users/me", token)
