@@ -16,7 +16,13 @@
 //!
 //! Settings: `BENCH_SECS` per round (default 3), `BENCH_ROUNDS` (default 3),
 //! `BENCH_CONNECTIONS` (default 32), `BENCH_PIN=0` to run unpinned,
-//! `BENCH_CALLGRIND_REQUESTS` (default 2000).
+//! `BENCH_CALLGRIND_REQUESTS` (default 2000), `BENCH_ONLY=flood` for the
+//! login flood alone.
+//!
+//! The login flood runs a fresh Rampart as deployed (a worker thread per
+//! core, on every core, default hashing permits): its RSS at rest, at the
+//! flood's peak and 5 s after, its logins/s, and `GET /users/me` p50/p99
+//! without and during 32 connections of back-to-back logins.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -216,14 +222,17 @@ fn bare_router(bodies: Bodies) -> Router {
         )
 }
 
-/// Child mode: serve one variant until stdin closes.
+/// Child mode: serve one variant until stdin closes. `rampart` and `bare`
+/// run one worker thread (they are pinned to one core); `rampart-machine`
+/// is Rampart as deployed, a worker per core.
 fn serve(mode: &str, dir: &Path) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let _log_guard = (mode == "rampart").then(|| {
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if mode != "rampart-machine" {
+        rt.worker_threads(1);
+    }
+    let rt = rt.enable_all().build().unwrap();
+    let rampart = mode.starts_with("rampart");
+    let _log_guard = rampart.then(|| {
         let devnull = std::fs::OpenOptions::new()
             .write(true)
             .open("/dev/null")
@@ -231,7 +240,7 @@ fn serve(mode: &str, dir: &Path) {
         rampart_server::telemetry::init_with_writer(devnull)
     });
     let addr = rt.block_on(async {
-        if mode == "rampart" {
+        if rampart {
             // Limits that the load itself would trip are raised, and each
             // connection comes from its own forwarded address.
             let mut source = Source::from_pairs([
@@ -376,6 +385,138 @@ async fn prepare(addr: SocketAddr) -> Vec<Kind> {
     ]
 }
 
+/// Resident memory of `pid` now, in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// Logins sent back to back on several connections until stopped.
+struct Flood {
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<(u64, u64)>>,
+    started: Instant,
+}
+
+impl Flood {
+    /// Starts `connections` login loops on `client`. Each answer must be a
+    /// 200, or a 503 with `Retry-After` (the hashing queue is full).
+    fn start(
+        client: &tokio::runtime::Runtime,
+        addr: SocketAddr,
+        login: &Kind,
+        connections: u64,
+    ) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let tasks = (0..connections)
+            .map(|c| {
+                let (stop, login) = (stop.clone(), login.clone());
+                client.spawn(async move {
+                    let mut sender = connect(addr).await;
+                    let (mut ok, mut busy) = (0, 0);
+                    while !stop.load(Ordering::Relaxed) {
+                        let res = sender
+                            .send_request(login.request(10_000 + c))
+                            .await
+                            .unwrap();
+                        match res.status().as_u16() {
+                            200 => ok += 1,
+                            503 => {
+                                assert!(res.headers().contains_key("retry-after"));
+                                busy += 1;
+                            }
+                            other => panic!("login answered {other}"),
+                        }
+                        res.into_body().collect().await.unwrap();
+                    }
+                    (ok, busy)
+                })
+            })
+            .collect();
+        Self {
+            stop,
+            tasks,
+            started: Instant::now(),
+        }
+    }
+
+    /// Stops the flood: (logins/s, logins answered 503).
+    async fn finish(self) -> (f64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        let secs = self.started.elapsed().as_secs_f64();
+        let (mut ok, mut busy) = (0, 0);
+        for t in self.tasks {
+            let (o, b) = t.await.unwrap();
+            ok += o;
+            busy += b;
+        }
+        (ok as f64 / secs, busy)
+    }
+}
+
+/// Issue 17's figures: Rampart as deployed (a worker per core, the default
+/// hashing permits, on every core of the machine) under a login flood —
+/// its memory at rest, at the flood's peak and 5 s after, its logins/s,
+/// and `GET /users/me` latency without and during the flood.
+fn login_flood(client: &tokio::runtime::Runtime, secs: Duration) {
+    let cpus = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+    let cpus = cpus.trim();
+    let dir = tempfile::tempdir().unwrap();
+    let wrapper: Vec<&str> = if cpus.is_empty() {
+        vec![]
+    } else {
+        vec!["taskset", "-c", cpus]
+    };
+    let server = Server::spawn("rampart-machine", dir.path(), &wrapper);
+    let pid = server.child.id();
+    std::thread::sleep(Duration::from_secs(1));
+    let at_rest = rss_mib(pid);
+    let kinds = client.block_on(prepare(server.addr));
+    let (me, login) = (&kinds[1], &kinds[4]);
+    let me_conns = 8;
+    let flood_conns = 32;
+    let quiet = measure(client, &server, me, me_conns, secs);
+
+    reset_peak(pid);
+    let flood = Flood::start(client, server.addr, login, flood_conns);
+    client.block_on(async { tokio::time::sleep(secs * 2).await });
+    let (alone_rate, alone_busy) = client.block_on(flood.finish());
+    let alone_peak = peak_mib(pid);
+    let flood = Flood::start(client, server.addr, login, flood_conns);
+    // `measure` resets the peak: its figure covers the second flood.
+    let during = measure(client, &server, me, me_conns, secs * 2);
+    let (shared_rate, shared_busy) = client.block_on(flood.finish());
+    let peak = alone_peak.max(during.peak_mib);
+    std::thread::sleep(Duration::from_secs(5));
+    let after = rss_mib(pid);
+    server.stop();
+
+    println!(
+        "login flood: Rampart on CPUs {cpus} (a worker per core, default hashing permits), {flood_conns} connections logging in"
+    );
+    println!(
+        "  memory MiB: at rest {at_rest:.1}, peak during the flood {peak:.1}, 5 s after it {after:.1}"
+    );
+    println!(
+        "  logins/s: {alone_rate:.1} alone ({alone_busy} answered 503), {shared_rate:.1} beside /users/me ({shared_busy} answered 503)"
+    );
+    println!(
+        "  GET /users/me on {me_conns} connections: without flood {:.0} req/s p50 {:.2} ms p99 {:.2} ms; during it {:.0} req/s p50 {:.2} ms p99 {:.2} ms (p99 {:.2}x)",
+        quiet.rate,
+        quiet.p50,
+        quiet.p99,
+        during.rate,
+        during.p50,
+        during.p99,
+        during.p99 / quiet.p99
+    );
+}
+
 /// Copies Rampart's answers for bare axum to serve.
 async fn copy_bodies(addr: SocketAddr, kinds: &[Kind], dir: &Path) {
     for (kind, file) in kinds[1..4]
@@ -516,6 +657,9 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("flood") {
+        return login_flood(&client, secs);
+    }
 
     let rampart_dir = tempfile::tempdir().unwrap();
     let bare_dir = tempfile::tempdir().unwrap();
@@ -575,6 +719,7 @@ fn main() {
     }
     rampart.stop();
     bare.stop();
+    login_flood(&client, secs);
 
     if std::env::var("BENCH_CALLGRIND").as_deref() == Ok("0")
         || Command::new("valgrind").arg("--version").output().is_err()

@@ -30,6 +30,51 @@ pub struct Families {
     secrets_refresh_failures: prometheus::IntCounter,
     account_cache: IntCounterVec,
     change_feed_up: prometheus::IntGauge,
+    hashing: Hashing,
+}
+
+/// The password hasher's figures.
+struct Hashing {
+    wait: prometheus::Histogram,
+    queued: prometheus::IntGauge,
+    slots: prometheus::IntGauge,
+    rejected: prometheus::IntCounter,
+}
+
+impl Hashing {
+    fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let wait = prometheus::Histogram::with_opts(
+            HistogramOpts::new(
+                "rampart_password_hash_wait_seconds",
+                "Time each password hash waited for a hashing thread",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+        )?;
+        let queued = prometheus::IntGauge::new(
+            "rampart_password_hash_queue_depth",
+            "Password hashes waiting for a hashing thread now",
+        )?;
+        let slots = prometheus::IntGauge::new(
+            "rampart_password_hash_slots_taken",
+            "Requests holding a hashing slot now (running, queued, or about to queue)",
+        )?;
+        let rejected = prometheus::IntCounter::new(
+            "rampart_password_hash_rejected_total",
+            "Requests answered 503 because every hashing slot was taken",
+        )?;
+        registry.register(Box::new(wait.clone()))?;
+        registry.register(Box::new(queued.clone()))?;
+        registry.register(Box::new(slots.clone()))?;
+        registry.register(Box::new(rejected.clone()))?;
+        Ok(Self {
+            wait,
+            queued,
+            slots,
+            rejected,
+        })
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -110,6 +155,7 @@ impl Metrics {
             "Whether the auth change feed vouches for the account cache (1), or every request reads the database (0)",
         )?;
         registry.register(Box::new(change_feed_up.clone()))?;
+        let hashing = Hashing::new(&registry)?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         Ok(Self(std::sync::Arc::new(Families {
@@ -123,6 +169,7 @@ impl Metrics {
             secrets_refresh_failures,
             account_cache,
             change_feed_up,
+            hashing,
         })))
     }
 
@@ -170,6 +217,20 @@ impl Metrics {
             .with_label_values(&["miss"])
             .inc_by(misses);
         self.change_feed_up.set(i64::from(feed_up));
+    }
+
+    /// The histogram of hashing waits, for the hasher to observe into.
+    pub fn hash_wait(&self) -> prometheus::Histogram {
+        self.hashing.wait.clone()
+    }
+
+    /// Sets the hasher's figures (read from it at scrape time).
+    pub fn set_hashing(&self, stats: &rampart::password::HasherStats) {
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.hashing.queued.set(gauge(stats.queued));
+        self.hashing.slots.set(gauge(stats.slots_taken));
+        self.hashing.rejected.reset();
+        self.hashing.rejected.inc_by(stats.rejected);
     }
 
     /// Counts one alert outcome.

@@ -55,6 +55,9 @@ pub enum StartError {
     /// The metrics registry could not be built.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The password hasher's parameters are invalid.
+    #[error("password hashing: {0}")]
+    Hashing(#[from] rampart::password::PasswordError),
 }
 
 /// A started server.
@@ -137,6 +140,7 @@ pub async fn start(
         .await
         .map_err(StartError::Limits)?;
     let metrics = Metrics::new()?;
+    let hasher = password_hasher(&settings, &metrics)?;
     let alerts = Alerter::start(settings.audit.alert_webhook.as_ref(), metrics.clone());
     let audit = Auditor::new(&db, alerts, checkpoints);
     let state = AppState::from(crate::state::Shared {
@@ -147,7 +151,7 @@ pub async fn start(
         cipher: Arc::new(std::sync::RwLock::new(Arc::new(cipher))),
         processor,
         jwt,
-        hasher: PasswordHasher::new(hashing_concurrency()),
+        hasher,
         limiter: Arc::new(limiter),
         lockout: Arc::new(lockout),
     });
@@ -247,12 +251,17 @@ pub fn jwt_service(settings: &Settings) -> Result<JwtService, StartError> {
     ))
 }
 
-/// At most one argon2 hash per core at a time: a login flood then queues
-/// for hashing instead of taking every blocking thread.
-pub fn hashing_concurrency() -> usize {
-    std::thread::available_parallelism()
-        .map(usize::from)
-        .unwrap_or(1)
+/// The argon2id hasher: `RAMPART_HASH_PERMITS` threads with a buffer
+/// each, `RAMPART_HASH_QUEUE` waiting at most, waits observed into the
+/// metrics.
+fn password_hasher(settings: &Settings, metrics: &Metrics) -> Result<PasswordHasher, StartError> {
+    let wait = metrics.hash_wait();
+    PasswordHasher::builder()
+        .permits(settings.limits.hash_permits)
+        .queue(settings.limits.hash_queue)
+        .on_wait(move |waited| wait.observe(waited.as_secs_f64()))
+        .build()
+        .map_err(StartError::from)
 }
 
 /// The PHI cipher for `settings`' data keys.

@@ -57,7 +57,7 @@ use std::{
 };
 
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use http::StatusCode;
 use sha2::{Digest as _, Sha256};
 
 use crate::problem::Problem;
@@ -160,20 +160,14 @@ impl LockedOut {
 
     /// Seconds for `Retry-After`, rounded up, at least 1.
     pub fn retry_after_secs(&self) -> u64 {
-        let d = self.retry_after;
-        (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
+        crate::problem::retry_after_secs(self.retry_after)
     }
 
     /// The 429 with `detail` instead of the default sentence.
     pub fn response_with(&self, detail: &'static str) -> Response {
-        let mut response = Problem::new(StatusCode::TOO_MANY_REQUESTS)
+        Problem::new(StatusCode::TOO_MANY_REQUESTS)
             .with_detail(detail)
-            .into_response();
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(self.retry_after_secs()),
-        );
-        response
+            .retry_after(self.retry_after)
     }
 }
 

@@ -227,6 +227,32 @@ impl fmt::Display for Problem {
 
 impl std::error::Error for Problem {}
 
+/// Whole seconds for a `Retry-After` of `wait`: rounded up, at least 1.
+///
+/// ```
+/// use std::time::Duration;
+/// use rampart::problem::retry_after_secs;
+///
+/// assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
+/// assert_eq!(retry_after_secs(Duration::ZERO), 1);
+/// ```
+pub fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+impl Problem {
+    /// This problem as a response with `Retry-After` (whole seconds, see
+    /// [`retry_after_secs`]), for a 429 or 503.
+    pub fn retry_after(self, wait: std::time::Duration) -> Response {
+        let mut response = self.into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after_secs(wait)),
+        );
+        response
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let mut response = Response::new(Body::from(self.body()));

@@ -9,7 +9,8 @@ use axum::{
 };
 use base64::Engine as _;
 use rampart::{
-    audit::EventType, client_ip::ClientIp, input::StrictJson, lockout::LoginGuard, problem::Problem,
+    audit::EventType, client_ip::ClientIp, input::StrictJson, lockout::LoginGuard, password::Slot,
+    problem::Problem,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -115,6 +116,7 @@ impl TryFrom<Register> for Registration {
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Every password-hashing slot is taken; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn register(
     State(state): State<AppState>,
@@ -124,6 +126,7 @@ pub async fn register(
     let reg = Registration::try_from(body).map_err(Problem::validation)?;
     let hash = state
         .hasher
+        .slot()?
         .hash(reg.password.into_secret())
         .await
         .map_err(ApiError::internal)?;
@@ -231,7 +234,7 @@ fn token_pair(
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Account locked or address blocked; see Retry-After", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Lockout state unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Lockout state unavailable, or every password-hashing slot is taken (see Retry-After)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -243,6 +246,9 @@ pub async fn login(
             Problem::validation(vec![rampart::problem::FieldError::new("username", m)]).into(),
         );
     }
+    // A hashing slot first: a login refused for capacity (503) has read
+    // nothing and counted nothing against the account.
+    let slot = state.hasher.slot()?;
     let address = ctx.ip.clone().unwrap_or_else(|| "unknown".to_owned());
     let users = state.db.users();
     // A name outside the username grammar names no account: no lookup, but
@@ -284,13 +290,13 @@ pub async fn login(
         },
         Err(e) => return Err(lockout_unavailable(&e)),
     };
-    let ok = state
-        .hasher
+    let ok = slot
         .verify(
             body.password.into(),
             user.as_ref().map(|u| u.password_hash.as_str()),
         )
         .await;
+    drop(slot);
     let Some(user) = user.filter(|_| ok) else {
         let outcome = attempt.failed();
         state.metrics.auth_failure("bad_credentials");
@@ -377,6 +383,7 @@ fn rate_key(ctx: &Ctx) -> String {
 /// with the 403 (wrong) or 429 (locked) to send otherwise.
 pub async fn verify_current_password(
     state: &AppState,
+    slot: &Slot,
     ctx: &Ctx,
     user: &UserRow,
     password: String,
@@ -398,8 +405,7 @@ pub async fn verify_current_password(
         },
         Err(e) => return Err(lockout_unavailable(&e)),
     };
-    if state
-        .hasher
+    if slot
         .verify(password.into(), Some(&user.password_hash))
         .await
     {
@@ -529,6 +535,7 @@ pub struct PasswordChange {
         (status = 429, description = "Too many wrong passwords for this account; see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Every password-hashing slot is taken; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn change_password(
     State(state): State<AppState>,
@@ -543,16 +550,19 @@ pub async fn change_password(
         .map_err(|m| {
             Problem::validation(vec![rampart::problem::FieldError::new("new_password", m)])
         })?;
+    // One slot for both hashes: the check of the old password and the
+    // hash of the new one.
+    let slot = state.hasher.slot()?;
     if let Some(refused) =
-        verify_current_password(&state, &ctx, &user, body.current_password).await?
+        verify_current_password(&state, &slot, &ctx, &user, body.current_password).await?
     {
         return Ok(refused);
     }
-    let hash = state
-        .hasher
+    let hash = slot
         .hash(new_password.into_secret())
         .await
         .map_err(ApiError::internal)?;
+    drop(slot);
     users
         .set_password(
             id,

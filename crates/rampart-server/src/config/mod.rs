@@ -155,6 +155,12 @@ pub struct LimitSettings {
     pub lockout_ip_threshold: u32,
     /// `RAMPART_LOGIN_LOCKOUT_BASE_SECS`.
     pub lockout_base: Duration,
+    /// `RAMPART_HASH_PERMITS`: password hashes at once, each with its own
+    /// thread and 19 MiB buffer (default: the available cores).
+    pub hash_permits: usize,
+    /// `RAMPART_HASH_QUEUE`: password hashes that may wait for a thread
+    /// before a login answers 503 (default 32 per permit).
+    pub hash_queue: usize,
 }
 
 /// Token lifetimes.
@@ -349,6 +355,11 @@ impl LimitSettings {
             }
             None => None,
         };
+        // One hash per core keeps every core busy in a flood without a
+        // hash waiting on another for CPU; the threads run at a lower
+        // priority, so requests still get the CPU first.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let hash_permits = parse_num(src, "RAMPART_HASH_PERMITS", cores, 1, 256)?;
         Ok(Self {
             redis_url,
             rate_limit_per_min: parse_num(src, "RAMPART_RATE_LIMIT_PER_MIN", 100, 1, 1_000_000)?,
@@ -357,6 +368,14 @@ impl LimitSettings {
             lockout_threshold: parse_num(src, "RAMPART_LOGIN_LOCKOUT_THRESHOLD", 5, 1, 1000)?,
             lockout_ip_threshold: parse_num(src, "RAMPART_LOGIN_IP_THRESHOLD", 20, 1, 1_000_000)?,
             lockout_base: secs(src, "RAMPART_LOGIN_LOCKOUT_BASE_SECS", 60, 1, 86_400)?,
+            hash_permits,
+            hash_queue: parse_num(
+                src,
+                "RAMPART_HASH_QUEUE",
+                hash_permits * rampart::password::QUEUE_PER_PERMIT,
+                0,
+                100_000,
+            )?,
         })
     }
 }

@@ -21,6 +21,8 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("RAMPART_LOGIN_LOCKOUT_THRESHOLD", "limits"),
     ("RAMPART_LOGIN_IP_THRESHOLD", "limits"),
     ("RAMPART_LOGIN_LOCKOUT_BASE_SECS", "limits"),
+    ("RAMPART_HASH_PERMITS", "limits"),
+    ("RAMPART_HASH_QUEUE", "limits"),
     ("RAMPART_ACCESS_TOKEN_TTL_SECS", "sessions"),
     ("RAMPART_REFRESH_TOKEN_TTL_SECS", "sessions"),
     ("RAMPART_ALERT_WEBHOOK", "audit"),

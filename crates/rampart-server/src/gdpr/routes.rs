@@ -88,6 +88,7 @@ pub struct Erase {
         (status = 403, description = "Wrong password", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong passwords for this account; see Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Every password-hashing slot is taken; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn erase(
     State(state): State<AppState>,
@@ -101,11 +102,14 @@ pub async fn erase(
         .by_id(id)
         .await?
         .ok_or_else(|| ApiError::from(Problem::new(StatusCode::NOT_FOUND)))?;
+    let slot = state.hasher.slot()?;
     if let Some(refused) =
-        crate::auth::routes::verify_current_password(&state, &ctx, &user, body.password).await?
+        crate::auth::routes::verify_current_password(&state, &slot, &ctx, &user, body.password)
+            .await?
     {
         return Ok(refused);
     }
+    drop(slot);
     let event = ctx.event(EventType::DataErasure).user(id.to_string());
     let files = users.erase(id, &event).await?;
     let dir = state.settings.storage.upload_dir();

@@ -51,6 +51,13 @@ impl From<rampart::authz::Refused> for ApiError {
     }
 }
 
+impl From<rampart::password::Busy> for ApiError {
+    /// 503 with `Retry-After`: every hashing slot is taken.
+    fn from(busy: rampart::password::Busy) -> Self {
+        Self::Response(Box::new(busy.into_response()))
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

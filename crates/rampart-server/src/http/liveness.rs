@@ -62,6 +62,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     state
         .metrics
         .set_account_cache(hits, misses, accounts.is_answering());
+    state.metrics.set_hashing(&state.hasher.stats());
     (
         [(
             header::CONTENT_TYPE,

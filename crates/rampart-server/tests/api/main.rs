@@ -14,6 +14,7 @@ mod diagnostics;
 mod files;
 mod gdpr;
 mod hardening;
+mod hashing;
 mod health;
 mod health_records;
 mod identity;

@@ -1,0 +1,504 @@
+//! Password hashing (argon2id) with a hard memory bound, and strength rules.
+//!
+//! [`PasswordHasher`] runs every hash on its own threads, one per permit,
+//! each owning one reusable argon2 working-memory buffer (zeroized after
+//! every hash): hashing memory is at most permits × 19 MiB for the life of
+//! the process, whatever the load, and the async workers never hash. The
+//! threads run at a lower priority (nice 10 on Linux), so a login flood
+//! takes the idle CPU, not the latency of other requests.
+//!
+//! A hash first takes a [`Slot`]: at most `permits + queue` are out at
+//! once, and past that [`PasswordHasher::slot`] answers [`Busy`] (a 503
+//! with `Retry-After`) at once instead of making the caller wait without
+//! end. Take the slot before other work (the lockout, the database), so a
+//! refused login has cost nothing and counted nothing.
+//!
+//! Hashes are PHC strings (`$argon2id$v=19$m=19456,t=2,p=1$…`), so
+//! parameters can be raised later and old hashes still verify. A stored
+//! hash that would need more memory than the buffers hold, or more than
+//! four times the configured iterations, never verifies: someone with
+//! write access to the table cannot make a login take gigabytes or a core
+//! for minutes.
+//!
+//! [`Slot::verify`] takes the stored hash as an `Option`: for an unknown
+//! user pass `None`, and it does the same work (a hash with the configured
+//! parameters), so "no such user" and "wrong password" take the same time
+//! and cannot be told apart.
+//!
+//! [`check_strength`] enforces 12–128 characters and a zxcvbn score of at
+//! least 3, taking the user's other inputs (name, email) into account.
+//!
+//! ```
+//! # tokio_test_block_on(async {
+//! use rampart::password::PasswordHasher;
+//!
+//! let hasher = PasswordHasher::new(2);
+//! let slot = hasher.slot()?; // or a 503 with Retry-After: `Busy` is a response
+//! let hash = slot.hash("correct horse battery staple".into()).await?;
+//! assert!(slot.verify("correct horse battery staple".into(), Some(&hash)).await);
+//! assert!(!slot.verify("wrong".into(), None).await);
+//! # Ok::<(), rampart::password::PasswordError>(())
+//! # }).unwrap();
+//! # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+//! # }
+//! ```
+
+mod pool;
+mod strength;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use argon2::{
+    Algorithm, Params, Version,
+    password_hash::{Output, ParamsString, PasswordHash, SaltString, rand_core::OsRng},
+};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use secrecy::SecretString;
+use tokio::sync::oneshot;
+
+use crate::problem::Problem;
+use pool::{Job, Pool, Shared, WaitObserver};
+pub use strength::{MAX_LENGTH, MIN_LENGTH, WeakPassword, check_strength};
+
+/// OWASP's minimum for argon2id: 19 MiB, 2 iterations, 1 lane.
+pub const OWASP_MEMORY_KIB: u32 = 19_456;
+/// Iterations for [`OWASP_MEMORY_KIB`].
+pub const OWASP_ITERATIONS: u32 = 2;
+/// Lanes.
+pub const OWASP_PARALLELISM: u32 = 1;
+/// Slots that may wait for a thread, per permit, unless configured: with
+/// hashes of about 25 ms, a full queue is under a second of waiting.
+pub const QUEUE_PER_PERMIT: usize = 32;
+/// A stored hash with more iterations than this many times the configured
+/// ones is refused.
+const MAX_ITERATIONS_FACTOR: u32 = 4;
+
+/// Why hashing failed (never because of the password's content).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PasswordError {
+    /// The parameters are invalid.
+    #[error("invalid argon2 parameters: {0}")]
+    Params(String),
+    /// Every slot is taken: retry later.
+    #[error(transparent)]
+    Busy(#[from] Busy),
+    /// The hasher failed or its threads are gone.
+    #[error("password hashing failed")]
+    Hashing,
+}
+
+/// Every hashing slot is taken (permits busy, queue full). As a response,
+/// a 503 problem with `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("password hashing is at capacity")]
+pub struct Busy {
+    /// About when a slot should be free again.
+    pub retry_after: Duration,
+}
+
+impl Busy {
+    /// Seconds for `Retry-After`, rounded up, at least 1.
+    pub fn retry_after_secs(&self) -> u64 {
+        crate::problem::retry_after_secs(self.retry_after)
+    }
+}
+
+impl IntoResponse for Busy {
+    fn into_response(self) -> Response {
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+            .with_detail("Too many password checks are waiting; retry shortly.")
+            .retry_after(self.retry_after)
+    }
+}
+
+/// What the hasher is doing, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HasherStats {
+    /// Hashing threads (hashes at once).
+    pub permits: usize,
+    /// Slots beyond the permits.
+    pub queue_limit: usize,
+    /// Slots taken now.
+    pub slots_taken: usize,
+    /// Hashes waiting for a thread now.
+    pub queued: usize,
+    /// Slots refused since the start.
+    pub rejected: u64,
+}
+
+/// Builds a [`PasswordHasher`]; see [`PasswordHasher::builder`].
+#[derive(Clone)]
+#[must_use]
+pub struct Builder {
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
+    permits: usize,
+    queue: Option<usize>,
+    on_wait: Option<WaitObserver>,
+    lower_priority: bool,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("memory_kib", &self.memory_kib)
+            .field("iterations", &self.iterations)
+            .field("parallelism", &self.parallelism)
+            .field("permits", &self.permits)
+            .field("queue", &self.queue)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Builder {
+    /// argon2id cost: memory in KiB, iterations, lanes (defaults: the
+    /// OWASP minimum, 19 456 KiB, 2, 1).
+    pub fn cost(mut self, memory_kib: u32, iterations: u32, parallelism: u32) -> Self {
+        self.memory_kib = memory_kib;
+        self.iterations = iterations;
+        self.parallelism = parallelism;
+        self
+    }
+
+    /// Hashes at once, each with its own thread and buffer (at least 1;
+    /// default: the available cores).
+    pub fn permits(mut self, permits: usize) -> Self {
+        self.permits = permits.max(1);
+        self
+    }
+
+    /// Hashes that may wait for a thread before [`Busy`] (default
+    /// [`QUEUE_PER_PERMIT`] × permits; 0 refuses as soon as every thread
+    /// is busy).
+    pub fn queue(mut self, queue: usize) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    /// Called on a hashing thread with each hash's time in the queue
+    /// (keep it cheap: a histogram observation).
+    pub fn on_wait(mut self, observe: impl Fn(Duration) + Send + Sync + 'static) -> Self {
+        self.on_wait = Some(Arc::new(observe));
+        self
+    }
+
+    /// Whether the hashing threads run at nice 10 (default `true`, Linux
+    /// only).
+    pub fn lower_priority(mut self, lower: bool) -> Self {
+        self.lower_priority = lower;
+        self
+    }
+
+    /// The hasher. Its threads start at the first hash.
+    pub fn build(self) -> Result<PasswordHasher, PasswordError> {
+        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map_err(|e| PasswordError::Params(e.to_string()))?;
+        let shared = Shared {
+            on_wait: self.on_wait,
+            ..Shared::default()
+        };
+        let pool = Pool::new(
+            self.permits,
+            params.block_count(),
+            self.lower_priority,
+            shared,
+        );
+        Ok(PasswordHasher(Arc::new(Inner {
+            params,
+            permits: self.permits,
+            queue: self
+                .queue
+                .unwrap_or(QUEUE_PER_PERMIT.saturating_mul(self.permits)),
+            slots: AtomicUsize::new(0),
+            rejected: AtomicU64::new(0),
+            pool,
+        })))
+    }
+}
+
+/// Hashes and verifies passwords with bounded memory and concurrency; see
+/// the [module docs](self). Cheap to clone; its threads end when the last
+/// clone is dropped.
+#[derive(Clone)]
+pub struct PasswordHasher(Arc<Inner>);
+
+struct Inner {
+    params: Params,
+    permits: usize,
+    queue: usize,
+    slots: AtomicUsize,
+    rejected: AtomicU64,
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.0.params)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// The cores this process may run on (at least 1).
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+impl PasswordHasher {
+    /// A builder: argon2id with the OWASP parameters, a permit per core.
+    ///
+    /// ```
+    /// use rampart::password::PasswordHasher;
+    ///
+    /// let hasher = PasswordHasher::builder()
+    ///     .permits(2)
+    ///     .queue(16)
+    ///     .on_wait(|waited| tracing::trace!(?waited, "hash waited"))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(hasher.stats().queue_limit, 16);
+    /// ```
+    pub fn builder() -> Builder {
+        Builder {
+            memory_kib: OWASP_MEMORY_KIB,
+            iterations: OWASP_ITERATIONS,
+            parallelism: OWASP_PARALLELISM,
+            permits: available_cores(),
+            queue: None,
+            on_wait: None,
+            lower_priority: true,
+        }
+    }
+
+    /// argon2id with the OWASP parameters, `permits` hashes at once (at
+    /// least 1) and the default queue.
+    pub fn new(permits: usize) -> Self {
+        match Self::builder().permits(permits).build() {
+            Ok(h) => h,
+            // The OWASP constants are valid parameters; never taken.
+            Err(_) => unreachable!("the OWASP argon2 parameters are valid"),
+        }
+    }
+
+    /// argon2id with explicit parameters.
+    pub fn with_params(
+        memory_kib: u32,
+        iterations: u32,
+        parallelism: u32,
+        permits: usize,
+    ) -> Result<Self, PasswordError> {
+        Self::builder()
+            .cost(memory_kib, iterations, parallelism)
+            .permits(permits)
+            .build()
+    }
+
+    /// A slot for hashing, or [`Busy`] at once when `permits + queue` are
+    /// taken. Hold it for the request's password work.
+    pub fn slot(&self) -> Result<Slot, Busy> {
+        let limit = self.0.permits.saturating_add(self.0.queue);
+        let taken = self
+            .0
+            .slots
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            });
+        match taken {
+            Ok(_) => Ok(Slot(self.clone())),
+            Err(n) => {
+                self.0.rejected.fetch_add(1, Ordering::Relaxed);
+                Err(Busy {
+                    retry_after: self.drain_time(n),
+                })
+            }
+        }
+    }
+
+    /// About how long `slots` take to drain at the recent hashing speed.
+    fn drain_time(&self, slots: usize) -> Duration {
+        let per_hash = self.0.pool.shared.service_us.load(Ordering::Relaxed);
+        let rounds = u64::try_from(slots.div_ceil(self.0.permits)).unwrap_or(u64::MAX);
+        Duration::from_micros(per_hash.saturating_mul(rounds)).max(Duration::from_secs(1))
+    }
+
+    /// A PHC string for `password` (takes a slot for it).
+    pub async fn hash(&self, password: SecretString) -> Result<String, PasswordError> {
+        self.slot()?.hash(password).await
+    }
+
+    /// Whether `password` matches `stored` (takes a slot for it); see
+    /// [`Slot::verify`].
+    pub async fn verify(&self, password: SecretString, stored: Option<&str>) -> Result<bool, Busy> {
+        Ok(self.slot()?.verify(password, stored).await)
+    }
+
+    /// Whether `stored` was made with weaker parameters than this hasher's
+    /// (re-hash it at the next successful login).
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        let params = &self.0.params;
+        PasswordHash::new(stored)
+            .ok()
+            .and_then(|h| Params::try_from(&h).ok())
+            .is_none_or(|p| p.m_cost() < params.m_cost() || p.t_cost() < params.t_cost())
+    }
+
+    /// What the hasher is doing now.
+    pub fn stats(&self) -> HasherStats {
+        HasherStats {
+            permits: self.0.permits,
+            queue_limit: self.0.queue,
+            slots_taken: self.0.slots.load(Ordering::Relaxed),
+            queued: self.0.pool.shared.queued.load(Ordering::Relaxed),
+            rejected: self.0.rejected.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs one argon2 computation on a hashing thread.
+    async fn run(
+        &self,
+        algorithm: Algorithm,
+        version: Version,
+        params: Params,
+        password: SecretString,
+        salt: Vec<u8>,
+    ) -> Result<Output, PasswordError> {
+        let out_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            algorithm,
+            version,
+            params,
+            password,
+            salt,
+            out_len,
+            queued_at: Instant::now(),
+            reply,
+        };
+        self.0.pool.submit(job)?;
+        let out = answer
+            .await
+            .map_err(|_| PasswordError::Hashing)?
+            .map_err(|_| PasswordError::Hashing)?;
+        Output::new(&out).map_err(|_| PasswordError::Hashing)
+    }
+
+    /// A hash of `password` with this hasher's parameters and a fresh
+    /// salt: (salt, output).
+    async fn fresh(&self, password: SecretString) -> Result<(SaltString, Output), PasswordError> {
+        let salt = SaltString::generate(&mut OsRng);
+        let mut raw = [0u8; 64];
+        let bytes = salt
+            .decode_b64(&mut raw)
+            .map_err(|_| PasswordError::Hashing)?
+            .to_vec();
+        let params = self.0.params.clone();
+        let out = self
+            .run(Algorithm::Argon2id, Version::V0x13, params, password, bytes)
+            .await?;
+        Ok((salt, out))
+    }
+
+    /// The computation `stored` asks for, when this hasher may run it.
+    fn stored_job(&self, stored: &str) -> Option<StoredHash> {
+        let hash = PasswordHash::new(stored).ok()?;
+        let algorithm = Algorithm::try_from(hash.algorithm).ok()?;
+        let version = hash
+            .version
+            .map_or(Some(Version::default()), |v| Version::try_from(v).ok())?;
+        let params = Params::try_from(&hash).ok()?;
+        let limits = &self.0.params;
+        if params.block_count() > limits.block_count()
+            || params.t_cost() > limits.t_cost().saturating_mul(MAX_ITERATIONS_FACTOR)
+        {
+            tracing::warn!(
+                m_cost = params.m_cost(),
+                t_cost = params.t_cost(),
+                "a stored password hash costs more than this hasher allows; it is refused"
+            );
+            return None;
+        }
+        let mut raw = [0u8; 64];
+        let salt = hash.salt?.decode_b64(&mut raw).ok()?.to_vec();
+        Some(StoredHash {
+            algorithm,
+            version,
+            params,
+            salt,
+            expected: hash.hash?,
+        })
+    }
+}
+
+/// A parsed stored hash, ready to recompute.
+struct StoredHash {
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    salt: Vec<u8>,
+    expected: Output,
+}
+
+/// A hashing slot from [`PasswordHasher::slot`]; released on drop. One
+/// slot may run several hashes in turn (a password change checks the old
+/// password, then hashes the new one).
+#[derive(Debug)]
+#[must_use = "a slot is for hashing; drop it to release it"]
+pub struct Slot(PasswordHasher);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.0.slots.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Slot {
+    /// A PHC string for `password`.
+    pub async fn hash(&self, password: SecretString) -> Result<String, PasswordError> {
+        let (salt, output) = self.0.fresh(password).await?;
+        let params =
+            ParamsString::try_from(&self.0.0.params).map_err(|_| PasswordError::Hashing)?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params,
+            salt: Some(salt.as_salt()),
+            hash: Some(output),
+        };
+        Ok(phc.to_string())
+    }
+
+    /// Whether `password` matches `stored`, recomputed with the stored
+    /// hash's own algorithm, parameters and salt and compared in constant
+    /// time. With `None` (unknown user), or a stored hash this hasher
+    /// refuses, it does the work of a fresh hash and returns false.
+    pub async fn verify(&self, password: SecretString, stored: Option<&str>) -> bool {
+        let Some(job) = stored.and_then(|s| self.0.stored_job(s)) else {
+            let _ = self.0.fresh(password).await;
+            return false;
+        };
+        match self
+            .0
+            .run(job.algorithm, job.version, job.params, password, job.salt)
+            .await
+        {
+            // `Output`'s equality is constant-time.
+            Ok(computed) => computed == job.expected,
+            Err(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,270 @@
+use argon2::{
+    Argon2, Block, PasswordHasher as _, PasswordVerifier as _,
+    password_hash::{SaltString, rand_core::OsRng},
+};
+
+use super::pool::Workspace;
+use super::*;
+
+/// A cheap cost for tests that are not about the OWASP parameters.
+fn small(permits: usize, queue: usize) -> PasswordHasher {
+    PasswordHasher::builder()
+        .cost(1024, 1, 1)
+        .permits(permits)
+        .queue(queue)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn hashes_verify_and_unknown_users_never_do() {
+    let hasher = PasswordHasher::new(2);
+    let slot = hasher.slot().unwrap();
+    let hash = slot.hash("vivid-otter-carpet-91".into()).await.unwrap();
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    assert!(
+        slot.verify("vivid-otter-carpet-91".into(), Some(&hash))
+            .await
+    );
+    assert!(
+        !slot
+            .verify("vivid-otter-carpet-92".into(), Some(&hash))
+            .await
+    );
+    assert!(!slot.verify("vivid-otter-carpet-91".into(), None).await);
+    assert!(!slot.verify("x".into(), Some("not a phc string")).await);
+    assert!(!hasher.needs_rehash(&hash));
+    drop(slot);
+    assert!(
+        hasher
+            .verify("vivid-otter-carpet-91".into(), Some(&hash))
+            .await
+            .unwrap()
+    );
+    assert_eq!(hasher.stats().slots_taken, 0);
+}
+
+/// Hashes made here verify with the argon2 crate's own verifier, and
+/// hashes it made (also with other parameters) verify here.
+#[tokio::test]
+async fn hashes_are_interchangeable_with_the_argon2_crate() {
+    let hasher = PasswordHasher::new(1);
+    let ours = hasher.hash("vivid-otter-carpet-91".into()).await.unwrap();
+    let parsed = PasswordHash::new(&ours).unwrap();
+    assert!(
+        Argon2::default()
+            .verify_password(b"vivid-otter-carpet-91", &parsed)
+            .is_ok()
+    );
+    assert!(
+        Argon2::default()
+            .verify_password(b"vivid-otter-carpet-92", &parsed)
+            .is_err()
+    );
+
+    for (m, t, p) in [(19_456, 2, 1), (8_192, 3, 1), (4_096, 1, 2)] {
+        let argon2 = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(m, t, p, None).unwrap(),
+        );
+        let theirs = argon2
+            .hash_password(b"vivid-otter-carpet-91", &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string();
+        let slot = hasher.slot().unwrap();
+        assert!(
+            slot.verify("vivid-otter-carpet-91".into(), Some(&theirs))
+                .await,
+            "{theirs}"
+        );
+        assert!(
+            !slot
+                .verify("vivid-otter-carpet-92".into(), Some(&theirs))
+                .await
+        );
+    }
+}
+
+/// The unit test: one buffer, allocated once, reused by every
+/// hash and all zeros between them; the output is argon2's own.
+#[test]
+fn the_workspace_is_reused_and_zeroized() {
+    let params = Params::new(1024, 2, 1, None).unwrap();
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut space = Workspace::new(params.block_count());
+    assert!(space.blocks().is_empty(), "no memory before the first hash");
+    let zeroed = |space: &Workspace| {
+        space
+            .blocks()
+            .iter()
+            .all(|b: &Block| b.as_ref().iter().all(|w| *w == 0))
+    };
+    let mut first_address = None;
+    for (password, salt) in [
+        (&b"first password"[..], b"salt-one-16bytes"),
+        (&b"second"[..], b"salt-two-16bytes"),
+    ] {
+        let mut out = [0u8; 32];
+        space
+            .hash(&argon2, &params, password, salt, &mut out)
+            .unwrap();
+        let address = space.blocks().as_ptr();
+        assert_eq!(
+            *first_address.get_or_insert(address),
+            address,
+            "the buffer was replaced"
+        );
+        assert_eq!(space.blocks().len(), params.block_count());
+        assert!(zeroed(&space), "the buffer holds what the hash left");
+        let mut expected = [0u8; 32];
+        argon2
+            .hash_password_into(password, salt, &mut expected)
+            .unwrap();
+        assert_eq!(out, expected);
+    }
+}
+
+/// A hash needing more memory than the workspace is refused, not given
+/// more memory.
+#[test]
+fn the_workspace_never_grows() {
+    let big = Params::new(2048, 1, 1, None).unwrap();
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, big.clone());
+    let mut space = Workspace::new(1024);
+    let mut out = [0u8; 32];
+    assert_eq!(
+        space.hash(&argon2, &big, b"password", b"salt-one-16bytes", &mut out),
+        Err(argon2::Error::MemoryTooMuch)
+    );
+    assert!(space.blocks().is_empty());
+}
+
+#[tokio::test]
+async fn slots_past_permits_and_queue_are_busy_at_once() {
+    let hasher = small(1, 2);
+    let held: Vec<Slot> = (0..3).map(|_| hasher.slot().unwrap()).collect();
+    let busy = hasher.slot().unwrap_err();
+    assert!(busy.retry_after_secs() >= 1);
+    assert_eq!(hasher.stats().rejected, 1);
+    assert_eq!(hasher.stats().slots_taken, 3);
+    let response = busy.into_response();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key(http::header::RETRY_AFTER));
+    assert!(matches!(
+        hasher.hash("vivid-otter-carpet-91".into()).await,
+        Err(PasswordError::Busy(_))
+    ));
+    drop(held);
+    assert!(hasher.hash("vivid-otter-carpet-91".into()).await.is_ok());
+}
+
+/// A stored hash costing more memory than the buffers, or many more
+/// iterations than configured, does not verify even with the right
+/// password (a row edited by someone with database access cannot make a
+/// login take gigabytes or minutes).
+#[tokio::test]
+async fn costly_stored_hashes_are_refused() {
+    let hasher = small(1, 0);
+    let made = |m, t| {
+        Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(m, t, 1, None).unwrap(),
+        )
+        .hash_password(b"vivid-otter-carpet-91", &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string()
+    };
+    let slot = hasher.slot().unwrap();
+    assert!(
+        slot.verify("vivid-otter-carpet-91".into(), Some(&made(1024, 4)))
+            .await
+    );
+    assert!(
+        slot.verify("vivid-otter-carpet-91".into(), Some(&made(512, 1)))
+            .await
+    );
+    assert!(
+        !slot
+            .verify("vivid-otter-carpet-91".into(), Some(&made(2048, 1)))
+            .await
+    );
+    assert!(
+        !slot
+            .verify("vivid-otter-carpet-91".into(), Some(&made(1024, 5)))
+            .await
+    );
+}
+
+/// Hashes run on the hasher's own named threads, on Linux at nice 10.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashing_threads_run_at_a_lower_priority() {
+    let hasher = small(2, 64);
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.hash(format!("password number {i}").into()).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let threads: Vec<(String, i64)> = std::fs::read_dir("/proc/self/task")
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|task| {
+                    let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+                    let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+                    // Field 19 is the nice value; fields count from after
+                    // the parenthesised command name.
+                    let nice = stat
+                        .rsplit(')')
+                        .next()?
+                        .split_whitespace()
+                        .nth(16)?
+                        .parse()
+                        .ok()?;
+                    Some((comm.trim().to_owned(), nice))
+                })
+                .filter(|(name, _)| name.starts_with("rampart-hash-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    if cfg!(target_os = "linux") {
+        // Other tests' hashers may have threads in this process too; all
+        // of them must be niced.
+        assert!(!threads.is_empty());
+        assert!(
+            threads
+                .iter()
+                .all(|(_, nice)| *nice == i64::from(pool::HASHING_NICE)),
+            "{threads:?}"
+        );
+    }
+    assert_eq!(hasher.stats().queued, 0);
+}
+
+#[tokio::test]
+async fn waits_are_reported() {
+    let waits = Arc::new(AtomicUsize::new(0));
+    let seen = waits.clone();
+    let hasher = PasswordHasher::builder()
+        .cost(1024, 1, 1)
+        .permits(1)
+        .on_wait(move |_| {
+            seen.fetch_add(1, Ordering::Relaxed);
+        })
+        .build()
+        .unwrap();
+    let (a, b) = tokio::join!(
+        hasher.hash("first password".into()),
+        hasher.hash("second password".into())
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(waits.load(Ordering::Relaxed), 2);
+}
