@@ -477,6 +477,7 @@ fn login_flood(client: &tokio::runtime::Runtime, secs: Duration) {
     std::thread::sleep(Duration::from_secs(1));
     let at_rest = rss_mib(pid);
     let kinds = client.block_on(prepare(server.addr));
+    let warm = rss_mib(pid);
     let (me, login) = (&kinds[1], &kinds[4]);
     let me_conns = 8;
     let flood_conns = 32;
@@ -500,7 +501,7 @@ fn login_flood(client: &tokio::runtime::Runtime, secs: Duration) {
         "login flood: Rampart on CPUs {cpus} (a worker per core, default hashing permits), {flood_conns} connections logging in"
     );
     println!(
-        "  memory MiB: at rest {at_rest:.1}, peak during the flood {peak:.1}, 5 s after it {after:.1}"
+        "  memory MiB: at rest {at_rest:.1}, after one registration and one login {warm:.1}, peak during the flood {peak:.1}, 5 s after it {after:.1}"
     );
     println!(
         "  logins/s: {alone_rate:.1} alone ({alone_busy} answered 503), {shared_rate:.1} beside /users/me ({shared_busy} answered 503)"

@@ -38,6 +38,7 @@ struct Hashing {
     wait: prometheus::Histogram,
     queued: prometheus::IntGauge,
     slots: prometheus::IntGauge,
+    buffers: prometheus::IntGauge,
     rejected: prometheus::IntCounter,
 }
 
@@ -60,6 +61,10 @@ impl Hashing {
             "rampart_password_hash_slots_taken",
             "Requests holding a hashing slot now (running, queued, or about to queue)",
         )?;
+        let buffers = prometheus::IntGauge::new(
+            "rampart_password_hash_buffers",
+            "argon2 working-memory buffers allocated now (19 MiB each at the default cost)",
+        )?;
         let rejected = prometheus::IntCounter::new(
             "rampart_password_hash_rejected_total",
             "Requests answered 503 because every hashing slot was taken",
@@ -67,11 +72,13 @@ impl Hashing {
         registry.register(Box::new(wait.clone()))?;
         registry.register(Box::new(queued.clone()))?;
         registry.register(Box::new(slots.clone()))?;
+        registry.register(Box::new(buffers.clone()))?;
         registry.register(Box::new(rejected.clone()))?;
         Ok(Self {
             wait,
             queued,
             slots,
+            buffers,
             rejected,
         })
     }
@@ -229,6 +236,7 @@ impl Metrics {
         let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         self.hashing.queued.set(gauge(stats.queued));
         self.hashing.slots.set(gauge(stats.slots_taken));
+        self.hashing.buffers.set(gauge(stats.buffers));
         self.hashing.rejected.reset();
         self.hashing.rejected.inc_by(stats.rejected);
     }

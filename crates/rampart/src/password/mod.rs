@@ -1,11 +1,12 @@
 //! Password hashing (argon2id) with a hard memory bound, and strength rules.
 //!
 //! [`PasswordHasher`] runs every hash on its own threads, one per permit,
-//! each owning one reusable argon2 working-memory buffer (zeroized after
-//! every hash): hashing memory is at most permits × 19 MiB for the life of
-//! the process, whatever the load, and the async workers never hash. The
-//! threads run at a lower priority (nice 10 on Linux), so a login flood
-//! takes the idle CPU, not the latency of other requests.
+//! each owning at most one reusable argon2 working-memory buffer (zeroized
+//! after every hash, returned after 2 s without hashing): hashing memory
+//! is at most permits × 19 MiB for the life of the process, whatever the
+//! load, and the async workers never hash. The threads run at the idle
+//! priority (`SCHED_IDLE` on Linux), so a login flood takes the idle CPU,
+//! not the latency of other requests.
 //!
 //! A hash first takes a [`Slot`]: at most `permits + queue` are out at
 //! once, and past that [`PasswordHasher::slot`] answers [`Busy`] (a 503
@@ -65,7 +66,7 @@ use secrecy::SecretString;
 use tokio::sync::oneshot;
 
 use crate::problem::Problem;
-use pool::{Job, Pool, Shared, WaitObserver};
+use pool::{Job, Pool, Shared, Threads, WaitObserver};
 pub use strength::{MAX_LENGTH, MIN_LENGTH, WeakPassword, check_strength};
 
 /// OWASP's minimum for argon2id: 19 MiB, 2 iterations, 1 lane.
@@ -80,6 +81,10 @@ pub const QUEUE_PER_PERMIT: usize = 32;
 /// A stored hash with more iterations than this many times the configured
 /// ones is refused.
 const MAX_ITERATIONS_FACTOR: u32 = 4;
+/// How long a hashing thread keeps its buffer without hashing, unless
+/// configured: long enough that a flood or a busy minute reuses it, short
+/// enough that a flood's memory is gone seconds after it.
+pub const KEEP_BUFFER_FOR: Duration = Duration::from_secs(2);
 
 /// Why hashing failed (never because of the password's content).
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +139,9 @@ pub struct HasherStats {
     pub queued: usize,
     /// Slots refused since the start.
     pub rejected: u64,
+    /// Working-memory buffers allocated now (each one the configured
+    /// memory cost).
+    pub buffers: usize,
 }
 
 /// Builds a [`PasswordHasher`]; see [`PasswordHasher::builder`].
@@ -146,7 +154,8 @@ pub struct Builder {
     permits: usize,
     queue: Option<usize>,
     on_wait: Option<WaitObserver>,
-    lower_priority: bool,
+    idle_priority: bool,
+    keep_buffer_for: Duration,
 }
 
 impl std::fmt::Debug for Builder {
@@ -193,10 +202,18 @@ impl Builder {
         self
     }
 
-    /// Whether the hashing threads run at nice 10 (default `true`, Linux
-    /// only).
-    pub fn lower_priority(mut self, lower: bool) -> Self {
-        self.lower_priority = lower;
+    /// Whether the hashing threads run at the idle priority (default
+    /// `true`; `SCHED_IDLE`, Linux only).
+    pub fn idle_priority(mut self, idle: bool) -> Self {
+        self.idle_priority = idle;
+        self
+    }
+
+    /// How long a thread keeps its buffer without hashing (default
+    /// [`KEEP_BUFFER_FOR`]; `Duration::MAX` keeps it for good). The first
+    /// hash after it allocates and faults in the memory again.
+    pub fn keep_buffer_for(mut self, keep: Duration) -> Self {
+        self.keep_buffer_for = keep;
         self
     }
 
@@ -208,12 +225,13 @@ impl Builder {
             on_wait: self.on_wait,
             ..Shared::default()
         };
-        let pool = Pool::new(
-            self.permits,
-            params.block_count(),
-            self.lower_priority,
-            shared,
-        );
+        let threads = Threads {
+            count: self.permits,
+            max_blocks: params.block_count(),
+            idle_priority: self.idle_priority,
+            keep_buffer_for: self.keep_buffer_for,
+        };
+        let pool = Pool::new(threads, shared);
         Ok(PasswordHasher(Arc::new(Inner {
             params,
             permits: self.permits,
@@ -278,7 +296,8 @@ impl PasswordHasher {
             permits: available_cores(),
             queue: None,
             on_wait: None,
-            lower_priority: true,
+            idle_priority: true,
+            keep_buffer_for: KEEP_BUFFER_FOR,
         }
     }
 
@@ -362,6 +381,7 @@ impl PasswordHasher {
             slots_taken: self.0.slots.load(Ordering::Relaxed),
             queued: self.0.pool.shared.queued.load(Ordering::Relaxed),
             rejected: self.0.rejected.load(Ordering::Relaxed),
+            buffers: self.0.pool.shared.buffers.load(Ordering::Relaxed),
         }
     }
 

@@ -1,25 +1,27 @@
 //! The hashing threads: a fixed number of OS threads, each owning one
-//! argon2 working-memory buffer for the life of the process.
+//! argon2 working-memory buffer.
 //!
 //! Why own threads and not tokio's blocking pool: the blocking pool grows
 //! to hundreds of threads and runs each job on whichever is free, and
 //! glibc keeps freed memory per thread arena, so 19 MiB allocated afresh
 //! per hash on many threads stays resident after a flood. Here the number
-//! of threads is the number of permits, each thread allocates its buffer
-//! once (on its first hash) and keeps it, so hashing memory is at most
-//! permits × the buffer, whatever the load.
+//! of threads is the number of permits and each thread holds at most one
+//! buffer, so hashing memory is at most permits × the buffer, whatever the
+//! load. A thread allocates its buffer at its first hash, reuses it for
+//! every hash after, and returns it after an idle spell (so a flood's
+//! memory does not stay after it).
 
 use std::{
     panic::AssertUnwindSafe,
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicU64, AtomicUsize, Ordering},
-        mpsc,
     },
     time::{Duration, Instant},
 };
 
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use flume::RecvTimeoutError;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::oneshot;
 use zeroize::Zeroize;
@@ -28,13 +30,6 @@ use super::PasswordError;
 
 /// Called with the time each hash waited for a thread.
 pub(super) type WaitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
-
-/// The niceness of the hashing threads on Linux: a request worker (nice 0,
-/// weight 1024) that wakes up preempts a hashing thread (nice 10, weight
-/// 110) and gets about 90 % of a contended core, so a login flood cannot
-/// take the latency of other routes; with nothing else to run, hashing
-/// still gets whole cores.
-pub(super) const HASHING_NICE: i32 = 10;
 
 /// One argon2 computation, sent to a hashing thread.
 pub(super) struct Job {
@@ -53,6 +48,8 @@ pub(super) struct Job {
 pub(super) struct Shared {
     /// Jobs sent and not yet taken by a thread.
     pub(super) queued: AtomicUsize,
+    /// Working-memory buffers allocated now.
+    pub(super) buffers: AtomicUsize,
     /// Moving average of one hash's duration, in microseconds.
     pub(super) service_us: AtomicU64,
     pub(super) on_wait: Option<WaitObserver>,
@@ -73,32 +70,33 @@ impl Shared {
     }
 }
 
+/// How the threads behave.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Threads {
+    pub(super) count: usize,
+    pub(super) max_blocks: usize,
+    pub(super) idle_priority: bool,
+    /// A thread that has not hashed for this long returns its buffer.
+    pub(super) keep_buffer_for: Duration,
+}
+
 /// The threads and the queue to them.
 pub(super) struct Pool {
-    jobs: mpsc::Sender<Job>,
+    jobs: flume::Sender<Job>,
     /// Taken by the first submission, which starts the threads (so a
     /// hasher that never hashes costs no thread and no memory).
-    idle: Mutex<Option<mpsc::Receiver<Job>>>,
-    threads: usize,
-    max_blocks: usize,
-    lower_priority: bool,
+    idle: Mutex<Option<flume::Receiver<Job>>>,
+    threads: Threads,
     pub(super) shared: Arc<Shared>,
 }
 
 impl Pool {
-    pub(super) fn new(
-        threads: usize,
-        max_blocks: usize,
-        lower_priority: bool,
-        shared: Shared,
-    ) -> Self {
-        let (jobs, receiver) = mpsc::channel();
+    pub(super) fn new(threads: Threads, shared: Shared) -> Self {
+        let (jobs, receiver) = flume::unbounded();
         Self {
             jobs,
             idle: Mutex::new(Some(receiver)),
             threads,
-            max_blocks,
-            lower_priority,
             shared: Arc::new(shared),
         }
     }
@@ -122,17 +120,18 @@ impl Pool {
         else {
             return;
         };
-        let receiver = Arc::new(Mutex::new(receiver));
-        for i in 0..self.threads {
+        let threads = self.threads;
+        for i in 0..threads.count {
             let (receiver, shared) = (receiver.clone(), self.shared.clone());
-            let (max_blocks, lower) = (self.max_blocks, self.lower_priority);
             let spawned = std::thread::Builder::new()
                 .name(format!("rampart-hash-{i}"))
                 .spawn(move || {
-                    if lower {
-                        lower_priority();
+                    if threads.idle_priority {
+                        idle_priority();
                     }
-                    work(&receiver, &shared, &mut Workspace::new(max_blocks));
+                    let mut space = Workspace::new(threads.max_blocks);
+                    work(&receiver, &shared, &mut space, threads.keep_buffer_for);
+                    space.release(&shared);
                 });
             // With no thread at all the receiver is dropped and every
             // submission fails (a hashing error, never a hang).
@@ -144,14 +143,19 @@ impl Pool {
 }
 
 /// A hashing thread: takes jobs until the hasher is dropped.
-fn work(receiver: &Mutex<mpsc::Receiver<Job>>, shared: &Shared, space: &mut Workspace) {
+fn work(receiver: &flume::Receiver<Job>, shared: &Shared, space: &mut Workspace, keep: Duration) {
     loop {
-        // The lock is held only while waiting for the next job.
-        let next = receiver
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .recv();
-        let Ok(job) = next else { return };
+        let job = match receiver.recv_timeout(keep) {
+            Ok(job) => job,
+            Err(RecvTimeoutError::Timeout) => {
+                space.release(shared);
+                match receiver.recv() {
+                    Ok(job) => job,
+                    Err(_) => return,
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
         shared.queued.fetch_sub(1, Ordering::Relaxed);
         if let Some(observe) = &shared.on_wait {
             observe(job.queued_at.elapsed());
@@ -166,6 +170,7 @@ fn work(receiver: &Mutex<mpsc::Receiver<Job>>, shared: &Shared, space: &mut Work
         // A panic inside argon2 costs neither the thread nor its buffer.
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
             space.hash(
+                shared,
                 &argon2,
                 &job.params,
                 job.password.expose_secret().as_bytes(),
@@ -179,16 +184,35 @@ fn work(receiver: &Mutex<mpsc::Receiver<Job>>, shared: &Shared, space: &mut Work
     }
 }
 
-/// Lowers the calling thread's priority to [`HASHING_NICE`] (Linux keeps
-/// a nice value per thread; elsewhere this does nothing).
-fn lower_priority() {
+/// Moves the calling thread to `SCHED_IDLE` on Linux (elsewhere this does
+/// nothing). A request worker that wakes preempts an idle-policy thread at
+/// once, and the kernel counts a core running only idle-policy threads as
+/// free when it places a waking worker; nice 10 was measured first and
+/// left `/users/me` p99 at 5.6x during a flood (under EEVDF a niced thread
+/// still keeps the core for its slice), `SCHED_IDLE` at 1.4x. The price:
+/// under a load of other requests that saturates every core, hashing gets
+/// little CPU, logins wait, and past the queue they get 503.
+fn idle_priority() {
     #[cfg(target_os = "linux")]
-    if let Err(e) =
-        rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASHING_NICE)
-    {
-        tracing::debug!(error = %e, "the hashing thread's priority could not be lowered");
+    if let Err(e) = thread_priority::set_thread_priority_and_policy(
+        thread_priority::thread_native_id(),
+        thread_priority::ThreadPriority::Min,
+        thread_priority::ThreadSchedulePolicy::Normal(
+            thread_priority::NormalThreadSchedulePolicy::Idle,
+        ),
+    ) {
+        tracing::debug!(error = ?e, "the hashing thread could not move to SCHED_IDLE");
     }
 }
+
+/// The capacity of a buffer, in blocks: just over 32 MiB. glibc serves an
+/// allocation below its mmap threshold from an arena, which keeps freed
+/// memory resident, and raises that threshold (up to 32 MiB) each time a
+/// mapped block is freed — measured here: the second 19 MiB buffer came
+/// from an arena and stayed resident after it was freed. An allocation
+/// above 32 MiB is always a mapping of its own, unmapped when freed; the
+/// pages past the blocks in use are never touched, so never resident.
+const OWN_MAPPING_BLOCKS: usize = 32 * 1024 + 1;
 
 /// One thread's argon2 working memory: allocated at the first hash, kept
 /// for the thread's life, zeroized after every hash.
@@ -211,6 +235,7 @@ impl Workspace {
     /// workspace holds is refused (`MemoryTooMuch`), never given more.
     pub(super) fn hash(
         &mut self,
+        shared: &Shared,
         argon2: &Argon2<'_>,
         params: &Params,
         password: &[u8],
@@ -222,13 +247,24 @@ impl Workspace {
             return Err(argon2::Error::MemoryTooMuch);
         }
         if self.blocks.is_empty() {
-            self.blocks = vec![Block::new(); self.max_blocks];
+            let mut blocks = Vec::with_capacity(self.max_blocks.max(OWN_MAPPING_BLOCKS));
+            blocks.resize(self.max_blocks, Block::new());
+            self.blocks = blocks;
+            shared.buffers.fetch_add(1, Ordering::Relaxed);
         }
         let memory = &mut self.blocks[..needed];
         let result = argon2.hash_password_into_with_memory(password, salt, out, &mut *memory);
         // What argon2 leaves in memory derives from the password.
         memory.iter_mut().for_each(Zeroize::zeroize);
         result
+    }
+
+    /// Frees the buffer (already zeroized by the last hash).
+    pub(super) fn release(&mut self, shared: &Shared) {
+        if !self.blocks.is_empty() {
+            self.blocks = Vec::new();
+            shared.buffers.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     #[cfg(test)]

@@ -104,13 +104,14 @@ fn the_workspace_is_reused_and_zeroized() {
             .all(|b: &Block| b.as_ref().iter().all(|w| *w == 0))
     };
     let mut first_address = None;
+    let shared = pool::Shared::default();
     for (password, salt) in [
         (&b"first password"[..], b"salt-one-16bytes"),
         (&b"second"[..], b"salt-two-16bytes"),
     ] {
         let mut out = [0u8; 32];
         space
-            .hash(&argon2, &params, password, salt, &mut out)
+            .hash(&shared, &argon2, &params, password, salt, &mut out)
             .unwrap();
         let address = space.blocks().as_ptr();
         assert_eq!(
@@ -137,7 +138,14 @@ fn the_workspace_never_grows() {
     let mut space = Workspace::new(1024);
     let mut out = [0u8; 32];
     assert_eq!(
-        space.hash(&argon2, &big, b"password", b"salt-one-16bytes", &mut out),
+        space.hash(
+            &pool::Shared::default(),
+            &argon2,
+            &big,
+            b"password",
+            b"salt-one-16bytes",
+            &mut out
+        ),
         Err(argon2::Error::MemoryTooMuch)
     );
     assert!(space.blocks().is_empty());
@@ -200,9 +208,10 @@ async fn costly_stored_hashes_are_refused() {
     );
 }
 
-/// Hashes run on the hasher's own named threads, on Linux at nice 10.
+/// Hashes run on the hasher's own named threads, on Linux with the
+/// `SCHED_IDLE` policy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hashing_threads_run_at_a_lower_priority() {
+async fn hashing_threads_run_at_the_idle_priority() {
     let hasher = small(2, 64);
     let tasks: Vec<_> = (0..24)
         .map(|i| {
@@ -219,16 +228,16 @@ async fn hashing_threads_run_at_a_lower_priority() {
                 .filter_map(|task| {
                     let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
                     let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
-                    // Field 19 is the nice value; fields count from after
-                    // the parenthesised command name.
-                    let nice = stat
+                    // Field 41 is the scheduling policy; fields are counted
+                    // here from the one after the parenthesised name (3).
+                    let policy = stat
                         .rsplit(')')
                         .next()?
                         .split_whitespace()
-                        .nth(16)?
+                        .nth(38)?
                         .parse()
                         .ok()?;
-                    Some((comm.trim().to_owned(), nice))
+                    Some((comm.trim().to_owned(), policy))
                 })
                 .filter(|(name, _)| name.starts_with("rampart-hash-"))
                 .collect()
@@ -236,16 +245,39 @@ async fn hashing_threads_run_at_a_lower_priority() {
         .unwrap_or_default();
     if cfg!(target_os = "linux") {
         // Other tests' hashers may have threads in this process too; all
-        // of them must be niced.
+        // of them must be idle-policy threads (SCHED_IDLE is 5).
         assert!(!threads.is_empty());
         assert!(
-            threads
-                .iter()
-                .all(|(_, nice)| *nice == i64::from(pool::HASHING_NICE)),
+            threads.iter().all(|(_, policy)| *policy == 5),
             "{threads:?}"
         );
     }
     assert_eq!(hasher.stats().queued, 0);
+}
+
+/// A thread allocates its buffer at its first hash, keeps it while it
+/// hashes, and returns it after an idle spell.
+#[tokio::test]
+async fn idle_threads_return_their_buffer() {
+    let hasher = PasswordHasher::builder()
+        .cost(1024, 1, 1)
+        .permits(2)
+        .keep_buffer_for(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    assert_eq!(hasher.stats().buffers, 0, "no memory before the first hash");
+    for _ in 0..3 {
+        hasher.hash("vivid-otter-carpet-91".into()).await.unwrap();
+    }
+    let held = hasher.stats().buffers;
+    assert!((1..=2).contains(&held), "{held} buffers for 2 permits");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while hasher.stats().buffers > 0 {
+        assert!(Instant::now() < deadline, "the buffers were kept");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    hasher.hash("vivid-otter-carpet-91".into()).await.unwrap();
+    assert_eq!(hasher.stats().buffers, 1);
 }
 
 #[tokio::test]
