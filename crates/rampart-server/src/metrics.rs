@@ -1,6 +1,8 @@
 //! Prometheus metrics, one registry per server (no globals, so tests can run
 //! several servers in one process).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
@@ -40,6 +42,7 @@ struct Hashing {
     slots: prometheus::IntGauge,
     buffers: prometheus::IntGauge,
     rejected: prometheus::IntCounter,
+    rejected_seen: AtomicU64,
 }
 
 impl Hashing {
@@ -80,6 +83,7 @@ impl Hashing {
             slots,
             buffers,
             rejected,
+            rejected_seen: AtomicU64::new(0),
         })
     }
 }
@@ -237,8 +241,15 @@ impl Metrics {
         self.hashing.queued.set(gauge(stats.queued));
         self.hashing.slots.set(gauge(stats.slots_taken));
         self.hashing.buffers.set(gauge(stats.buffers));
-        self.hashing.rejected.reset();
-        self.hashing.rejected.inc_by(stats.rejected);
+        // The hasher's total only grows: add what this scrape sees beyond
+        // the last one (fetch_max, so two scrapes at once add it once).
+        let seen = self
+            .hashing
+            .rejected_seen
+            .fetch_max(stats.rejected, Ordering::Relaxed);
+        if stats.rejected > seen {
+            self.hashing.rejected.inc_by(stats.rejected - seen);
+        }
     }
 
     /// Counts one alert outcome.

@@ -259,6 +259,8 @@ fn password_hasher(settings: &Settings, metrics: &Metrics) -> Result<PasswordHas
     PasswordHasher::builder()
         .permits(settings.limits.hash_permits)
         .queue(settings.limits.hash_queue)
+        // A starved queue answers 503 well before the request times out.
+        .max_wait(settings.http.request_timeout / 2)
         .on_wait(move |waited| wait.observe(waited.as_secs_f64()))
         .build()
         .map_err(StartError::from)

@@ -128,8 +128,7 @@ pub async fn register(
         .hasher
         .slot()?
         .hash(reg.password.into_secret())
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let user = state
         .db
         .users()
@@ -283,6 +282,9 @@ pub async fn login(
         Ok(gate) => match gate.admit() {
             Ok(attempt) => attempt,
             Err(refused) => {
+                // Refused without hashing: the slot is free for others
+                // during the audit write.
+                drop(slot);
                 state.metrics.auth_failure(refused.reason());
                 state.audit.record(failure(refused.reason())).await?;
                 return Ok(refused.into_response());
@@ -290,17 +292,25 @@ pub async fn login(
         },
         Err(e) => return Err(lockout_unavailable(&e)),
     };
-    let ok = slot
+    let verdict = slot
         .verify(
             body.password.into(),
             user.as_ref().map(|u| u.password_hash.as_str()),
         )
         .await;
     drop(slot);
-    let Some(user) = user.filter(|_| ok) else {
+    let Some(user) = user.filter(|_| verdict == Ok(true)) else {
+        // A hash that waited too long (503) leaves the attempt counted,
+        // like a failure: its outcome is unknown, and a lockout that
+        // gave it back could be reset by whoever fills the queue.
+        let reason = if verdict.is_err() {
+            "hashing_unavailable"
+        } else {
+            "bad_credentials"
+        };
         let outcome = attempt.failed();
-        state.metrics.auth_failure("bad_credentials");
-        state.audit.record(failure("bad_credentials")).await?;
+        state.metrics.auth_failure(reason);
+        state.audit.record(failure(reason)).await?;
         if let Some(lock) = outcome.locked_for {
             state
                 .audit
@@ -317,7 +327,10 @@ pub async fn login(
                 )
                 .await?;
         }
-        return Err(login_failed());
+        return Err(match verdict {
+            Err(busy) => busy.into(),
+            Ok(_) => login_failed(),
+        });
     };
     state
         .lockout
@@ -405,10 +418,10 @@ pub async fn verify_current_password(
         },
         Err(e) => return Err(lockout_unavailable(&e)),
     };
-    if slot
+    let verdict = slot
         .verify(password.into(), Some(&user.password_hash))
-        .await
-    {
+        .await;
+    if verdict == Ok(true) {
         state
             .lockout
             .succeeded(attempt)
@@ -427,6 +440,10 @@ pub async fn verify_current_password(
                 lock,
             ))
             .await?;
+    }
+    // A hash that waited too long stays counted, as at login.
+    if let Err(busy) = verdict {
+        return Err(busy.into());
     }
     Ok(Some(
         Problem::new(StatusCode::FORBIDDEN)
@@ -558,10 +575,7 @@ pub async fn change_password(
     {
         return Ok(refused);
     }
-    let hash = slot
-        .hash(new_password.into_secret())
-        .await
-        .map_err(ApiError::internal)?;
+    let hash = slot.hash(new_password.into_secret()).await?;
     drop(slot);
     users
         .set_password(

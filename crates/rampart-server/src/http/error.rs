@@ -58,6 +58,16 @@ impl From<rampart::password::Busy> for ApiError {
     }
 }
 
+impl From<rampart::password::PasswordError> for ApiError {
+    /// 503 when hashing is at capacity or waited too long; 500 otherwise.
+    fn from(e: rampart::password::PasswordError) -> Self {
+        match e {
+            rampart::password::PasswordError::Busy(busy) => busy.into(),
+            other => Self::internal(other),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

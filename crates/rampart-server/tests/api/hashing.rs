@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::support::{PASSWORD, TestApp, assert_problem, burst};
 
-/// One permit and one waiting place: three slots at most.
+/// One permit and two waiting places: three slots at most.
 const TIGHT: &[(&str, &str)] = &[
     ("RAMPART_HASH_PERMITS", "1"),
     ("RAMPART_HASH_QUEUE", "2"),

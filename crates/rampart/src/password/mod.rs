@@ -36,8 +36,8 @@
 //! let hasher = PasswordHasher::new(2);
 //! let slot = hasher.slot()?; // or a 503 with Retry-After: `Busy` is a response
 //! let hash = slot.hash("correct horse battery staple".into()).await?;
-//! assert!(slot.verify("correct horse battery staple".into(), Some(&hash)).await);
-//! assert!(!slot.verify("wrong".into(), None).await);
+//! assert!(slot.verify("correct horse battery staple".into(), Some(&hash)).await?);
+//! assert!(!slot.verify("wrong".into(), None).await?);
 //! # Ok::<(), rampart::password::PasswordError>(())
 //! # }).unwrap();
 //! # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -85,6 +85,11 @@ const MAX_ITERATIONS_FACTOR: u32 = 4;
 /// configured: long enough that a flood or a busy minute reuses it, short
 /// enough that a flood's memory is gone seconds after it.
 pub const KEEP_BUFFER_FOR: Duration = Duration::from_secs(2);
+/// How long a hash may wait for a thread before its caller gets [`Busy`],
+/// unless configured.
+pub const MAX_WAIT: Duration = Duration::from_secs(10);
+/// The longest `Retry-After` a [`Busy`] suggests.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// Why hashing failed (never because of the password's content).
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +161,7 @@ pub struct Builder {
     on_wait: Option<WaitObserver>,
     idle_priority: bool,
     keep_buffer_for: Duration,
+    max_wait: Duration,
 }
 
 impl std::fmt::Debug for Builder {
@@ -217,6 +223,15 @@ impl Builder {
         self
     }
 
+    /// How long a hash may wait for a thread to start it (default
+    /// [`MAX_WAIT`]); past it the caller gets [`Busy`] and the job is
+    /// dropped unstarted. Keep it below the request timeout less a hash,
+    /// so a starved queue answers 503, not a timeout.
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = wait;
+        self
+    }
+
     /// The hasher. Its threads start at the first hash.
     pub fn build(self) -> Result<PasswordHasher, PasswordError> {
         let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
@@ -240,6 +255,7 @@ impl Builder {
                 .unwrap_or(QUEUE_PER_PERMIT.saturating_mul(self.permits)),
             slots: AtomicUsize::new(0),
             rejected: AtomicU64::new(0),
+            max_wait: self.max_wait,
             pool,
         })))
     }
@@ -257,6 +273,7 @@ struct Inner {
     queue: usize,
     slots: AtomicUsize,
     rejected: AtomicU64,
+    max_wait: Duration,
     pool: Pool,
 }
 
@@ -298,6 +315,7 @@ impl PasswordHasher {
             on_wait: None,
             idle_priority: true,
             keep_buffer_for: KEEP_BUFFER_FOR,
+            max_wait: MAX_WAIT,
         }
     }
 
@@ -335,7 +353,7 @@ impl PasswordHasher {
                 (n < limit).then_some(n + 1)
             });
         match taken {
-            Ok(_) => Ok(Slot(self.clone())),
+            Ok(_) => Ok(Slot(Arc::new(Held(self.clone())))),
             Err(n) => {
                 self.0.rejected.fetch_add(1, Ordering::Relaxed);
                 Err(Busy {
@@ -349,7 +367,8 @@ impl PasswordHasher {
     fn drain_time(&self, slots: usize) -> Duration {
         let per_hash = self.0.pool.shared.service_us.load(Ordering::Relaxed);
         let rounds = u64::try_from(slots.div_ceil(self.0.permits)).unwrap_or(u64::MAX);
-        Duration::from_micros(per_hash.saturating_mul(rounds)).max(Duration::from_secs(1))
+        Duration::from_micros(per_hash.saturating_mul(rounds))
+            .clamp(Duration::from_secs(1), MAX_RETRY_AFTER)
     }
 
     /// A PHC string for `password` (takes a slot for it).
@@ -360,7 +379,7 @@ impl PasswordHasher {
     /// Whether `password` matches `stored` (takes a slot for it); see
     /// [`Slot::verify`].
     pub async fn verify(&self, password: SecretString, stored: Option<&str>) -> Result<bool, Busy> {
-        Ok(self.slot()?.verify(password, stored).await)
+        self.slot()?.verify(password, stored).await
     }
 
     /// Whether `stored` was made with weaker parameters than this hasher's
@@ -385,28 +404,44 @@ impl PasswordHasher {
         }
     }
 
-    /// Runs one argon2 computation on a hashing thread.
+    /// Runs one argon2 computation on a hashing thread; [`Busy`] when it
+    /// waited longer than the hasher's maximum.
     async fn run(
         &self,
-        algorithm: Algorithm,
-        version: Version,
-        params: Params,
+        held: &Arc<Held>,
+        work: Work,
         password: SecretString,
-        salt: Vec<u8>,
     ) -> Result<Output, PasswordError> {
-        let out_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let out_len = work
+            .params
+            .output_len()
+            .unwrap_or(Params::DEFAULT_OUTPUT_LEN);
         let (reply, answer) = oneshot::channel();
+        let (started, start) = oneshot::channel();
+        let queued_at = Instant::now();
         let job = Job {
-            algorithm,
-            version,
-            params,
+            algorithm: work.algorithm,
+            version: work.version,
+            params: work.params,
             password,
-            salt,
+            salt: work.salt,
             out_len,
-            queued_at: Instant::now(),
+            queued_at,
+            deadline: queued_at + self.0.max_wait,
+            started,
             reply,
+            _held: held.clone(),
         };
         self.0.pool.submit(job)?;
+        // The threads may be starved (they run at the idle priority): the
+        // caller waits for a thread to start the job until the deadline,
+        // whether or not a thread has looked at the job; a thread that
+        // finds it past the deadline drops it unstarted.
+        match tokio::time::timeout(self.0.max_wait, start).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => return Err(self.busy().into()),
+        }
+        // Started: the hash itself is bounded by the parameters' limits.
         let out = answer
             .await
             .map_err(|_| PasswordError::Hashing)?
@@ -414,19 +449,33 @@ impl PasswordHasher {
         Output::new(&out).map_err(|_| PasswordError::Hashing)
     }
 
+    /// The answer for a caller that waited too long.
+    fn busy(&self) -> Busy {
+        Busy {
+            retry_after: self.drain_time(self.0.slots.load(Ordering::Relaxed)),
+        }
+    }
+
     /// A hash of `password` with this hasher's parameters and a fresh
     /// salt: (salt, output).
-    async fn fresh(&self, password: SecretString) -> Result<(SaltString, Output), PasswordError> {
+    async fn fresh(
+        &self,
+        held: &Arc<Held>,
+        password: SecretString,
+    ) -> Result<(SaltString, Output), PasswordError> {
         let salt = SaltString::generate(&mut OsRng);
         let mut raw = [0u8; 64];
         let bytes = salt
             .decode_b64(&mut raw)
             .map_err(|_| PasswordError::Hashing)?
             .to_vec();
-        let params = self.0.params.clone();
-        let out = self
-            .run(Algorithm::Argon2id, Version::V0x13, params, password, bytes)
-            .await?;
+        let work = Work {
+            algorithm: Algorithm::Argon2id,
+            version: Version::V0x13,
+            params: self.0.params.clone(),
+            salt: bytes,
+        };
+        let out = self.run(held, work, password).await?;
         Ok((salt, out))
     }
 
@@ -452,32 +501,45 @@ impl PasswordHasher {
         let mut raw = [0u8; 64];
         let salt = hash.salt?.decode_b64(&mut raw).ok()?.to_vec();
         Some(StoredHash {
-            algorithm,
-            version,
-            params,
-            salt,
+            work: Work {
+                algorithm,
+                version,
+                params,
+                salt,
+            },
             expected: hash.hash?,
         })
     }
 }
 
-/// A parsed stored hash, ready to recompute.
-struct StoredHash {
+/// One computation to run: algorithm, version, parameters and raw salt.
+struct Work {
     algorithm: Algorithm,
     version: Version,
     params: Params,
     salt: Vec<u8>,
+}
+
+/// A parsed stored hash, ready to recompute.
+struct StoredHash {
+    work: Work,
     expected: Output,
 }
 
-/// A hashing slot from [`PasswordHasher::slot`]; released on drop. One
-/// slot may run several hashes in turn (a password change checks the old
-/// password, then hashes the new one).
+/// A hashing slot from [`PasswordHasher::slot`]; released when it is
+/// dropped and no job of it is waiting for a thread. One slot may run
+/// several hashes in turn (a password change checks the old password,
+/// then hashes the new one).
 #[derive(Debug)]
 #[must_use = "a slot is for hashing; drop it to release it"]
-pub struct Slot(PasswordHasher);
+pub struct Slot(Arc<Held>);
 
-impl Drop for Slot {
+/// The count a slot holds, shared by the slot and its queued jobs: a
+/// cancelled request's job still counts until a thread skips it.
+#[derive(Debug)]
+struct Held(PasswordHasher);
+
+impl Drop for Held {
     fn drop(&mut self) {
         self.0.0.slots.fetch_sub(1, Ordering::AcqRel);
     }
@@ -486,9 +548,10 @@ impl Drop for Slot {
 impl Slot {
     /// A PHC string for `password`.
     pub async fn hash(&self, password: SecretString) -> Result<String, PasswordError> {
-        let (salt, output) = self.0.fresh(password).await?;
+        let hasher = &self.0.0;
+        let (salt, output) = hasher.fresh(&self.0, password).await?;
         let params =
-            ParamsString::try_from(&self.0.0.params).map_err(|_| PasswordError::Hashing)?;
+            ParamsString::try_from(&hasher.0.params).map_err(|_| PasswordError::Hashing)?;
         let phc = PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
             version: Some(Version::V0x13.into()),
@@ -503,19 +566,21 @@ impl Slot {
     /// hash's own algorithm, parameters and salt and compared in constant
     /// time. With `None` (unknown user), or a stored hash this hasher
     /// refuses, it does the work of a fresh hash and returns false.
-    pub async fn verify(&self, password: SecretString, stored: Option<&str>) -> bool {
-        let Some(job) = stored.and_then(|s| self.0.stored_job(s)) else {
-            let _ = self.0.fresh(password).await;
-            return false;
+    /// [`Busy`] when the hash waited longer than the hasher allows (then
+    /// whether the password is right is unknown).
+    pub async fn verify(&self, password: SecretString, stored: Option<&str>) -> Result<bool, Busy> {
+        let hasher = &self.0.0;
+        let Some(stored) = stored.and_then(|s| hasher.stored_job(s)) else {
+            return match hasher.fresh(&self.0, password).await {
+                Err(PasswordError::Busy(busy)) => Err(busy),
+                _ => Ok(false),
+            };
         };
-        match self
-            .0
-            .run(job.algorithm, job.version, job.params, password, job.salt)
-            .await
-        {
+        match hasher.run(&self.0, stored.work, password).await {
             // `Output`'s equality is constant-time.
-            Ok(computed) => computed == job.expected,
-            Err(_) => false,
+            Ok(computed) => Ok(computed == stored.expected),
+            Err(PasswordError::Busy(busy)) => Err(busy),
+            Err(_) => Ok(false),
         }
     }
 }

@@ -40,7 +40,14 @@ pub(super) struct Job {
     pub(super) salt: Vec<u8>,
     pub(super) out_len: usize,
     pub(super) queued_at: Instant,
+    /// Past this the job is not started (its caller has answered 503).
+    pub(super) deadline: Instant,
+    /// Told when a thread starts the job (the caller's wait ends there).
+    pub(super) started: oneshot::Sender<()>,
     pub(super) reply: oneshot::Sender<Result<Vec<u8>, argon2::Error>>,
+    /// The caller's slot, held until a thread has finished or skipped the
+    /// job: a cancelled request's job still counts against the bound.
+    pub(super) _held: Arc<dyn Send + Sync>,
 }
 
 /// Figures shared between the threads and the hasher.
@@ -145,7 +152,14 @@ impl Pool {
 /// A hashing thread: takes jobs until the hasher is dropped.
 fn work(receiver: &flume::Receiver<Job>, shared: &Shared, space: &mut Workspace, keep: Duration) {
     loop {
-        let job = match receiver.recv_timeout(keep) {
+        // flume adds the timeout to now and panics on overflow: a keep
+        // time too long to add is "keep for good".
+        let waited = if Instant::now().checked_add(keep).is_some() {
+            receiver.recv_timeout(keep)
+        } else {
+            receiver.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        };
+        let job = match waited {
             Ok(job) => job,
             Err(RecvTimeoutError::Timeout) => {
                 space.release(shared);
@@ -158,28 +172,30 @@ fn work(receiver: &flume::Receiver<Job>, shared: &Shared, space: &mut Workspace,
         };
         shared.queued.fetch_sub(1, Ordering::Relaxed);
         if let Some(observe) = &shared.on_wait {
-            observe(job.queued_at.elapsed());
+            // The observer is the application's code: its panic must not
+            // take the thread.
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| observe(job.queued_at.elapsed())));
         }
-        if job.reply.is_closed() {
-            // The caller is gone (its client hung up): no work for nobody.
+        // A caller that is gone (its client hung up, or it answered 503
+        // after waiting too long) gets no work done.
+        if Instant::now() > job.deadline || job.started.send(()).is_err() {
             continue;
         }
         let started = Instant::now();
         let argon2 = Argon2::new(job.algorithm, job.version, job.params.clone());
         let mut out = vec![0u8; job.out_len];
-        // A panic inside argon2 costs neither the thread nor its buffer.
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            space.hash(
-                shared,
-                &argon2,
-                &job.params,
-                job.password.expose_secret().as_bytes(),
-                &job.salt,
-                &mut out,
-            )
-        }))
-        .unwrap_or(Err(argon2::Error::MemoryTooLittle));
+        let result = space.hash(
+            shared,
+            &argon2,
+            &job.params,
+            job.password.expose_secret().as_bytes(),
+            &job.salt,
+            &mut out,
+        );
         shared.record_service(started.elapsed());
+        // The slot's count goes before the answer, so a caller that has
+        // its answer sees its slot released.
+        drop(job._held);
         let _ = job.reply.send(result.map(|()| out));
     }
 }
@@ -189,7 +205,7 @@ fn work(receiver: &flume::Receiver<Job>, shared: &Shared, space: &mut Workspace,
 /// once, and the kernel counts a core running only idle-policy threads as
 /// free when it places a waking worker; nice 10 was measured first and
 /// left `/users/me` p99 at 5.6x during a flood (under EEVDF a niced thread
-/// still keeps the core for its slice), `SCHED_IDLE` at 1.4x. The price:
+/// still keeps the core for its slice), `SCHED_IDLE` at 1.1–1.4x. The price:
 /// under a load of other requests that saturates every core, hashing gets
 /// little CPU, logins wait, and past the queue they get 503.
 fn idle_priority() {
@@ -201,7 +217,7 @@ fn idle_priority() {
             thread_priority::NormalThreadSchedulePolicy::Idle,
         ),
     ) {
-        tracing::debug!(error = ?e, "the hashing thread could not move to SCHED_IDLE");
+        tracing::warn!(error = ?e, "a password hashing thread could not move to SCHED_IDLE; it hashes at normal priority");
     }
 }
 
@@ -253,7 +269,12 @@ impl Workspace {
             shared.buffers.fetch_add(1, Ordering::Relaxed);
         }
         let memory = &mut self.blocks[..needed];
-        let result = argon2.hash_password_into_with_memory(password, salt, out, &mut *memory);
+        // A panic inside argon2 costs neither the thread nor its buffer,
+        // and the memory is zeroized either way.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            argon2.hash_password_into_with_memory(password, salt, out, &mut *memory)
+        }))
+        .unwrap_or(Err(argon2::Error::MemoryTooLittle));
         // What argon2 leaves in memory derives from the password.
         memory.iter_mut().for_each(Zeroize::zeroize);
         result

@@ -28,14 +28,26 @@ async fn hashes_verify_and_unknown_users_never_do() {
     assert!(
         slot.verify("vivid-otter-carpet-91".into(), Some(&hash))
             .await
+            .unwrap()
     );
     assert!(
         !slot
             .verify("vivid-otter-carpet-92".into(), Some(&hash))
             .await
+            .unwrap()
     );
-    assert!(!slot.verify("vivid-otter-carpet-91".into(), None).await);
-    assert!(!slot.verify("x".into(), Some("not a phc string")).await);
+    assert!(
+        !slot
+            .verify("vivid-otter-carpet-91".into(), None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !slot
+            .verify("x".into(), Some("not a phc string"))
+            .await
+            .unwrap()
+    );
     assert!(!hasher.needs_rehash(&hash));
     drop(slot);
     assert!(
@@ -78,13 +90,15 @@ async fn hashes_are_interchangeable_with_the_argon2_crate() {
         let slot = hasher.slot().unwrap();
         assert!(
             slot.verify("vivid-otter-carpet-91".into(), Some(&theirs))
-                .await,
+                .await
+                .unwrap(),
             "{theirs}"
         );
         assert!(
             !slot
                 .verify("vivid-otter-carpet-92".into(), Some(&theirs))
                 .await
+                .unwrap()
         );
     }
 }
@@ -191,20 +205,24 @@ async fn costly_stored_hashes_are_refused() {
     assert!(
         slot.verify("vivid-otter-carpet-91".into(), Some(&made(1024, 4)))
             .await
+            .unwrap()
     );
     assert!(
         slot.verify("vivid-otter-carpet-91".into(), Some(&made(512, 1)))
             .await
+            .unwrap()
     );
     assert!(
         !slot
             .verify("vivid-otter-carpet-91".into(), Some(&made(2048, 1)))
             .await
+            .unwrap()
     );
     assert!(
         !slot
             .verify("vivid-otter-carpet-91".into(), Some(&made(1024, 5)))
             .await
+            .unwrap()
     );
 }
 
@@ -299,4 +317,59 @@ async fn waits_are_reported() {
     a.unwrap();
     b.unwrap();
     assert_eq!(waits.load(Ordering::Relaxed), 2);
+}
+
+/// A hash that waits longer than the hasher allows answers `Busy` (a 503)
+/// instead of waiting on, and the job is dropped unstarted.
+#[tokio::test]
+async fn a_hash_waiting_past_the_maximum_is_busy() {
+    let hasher = PasswordHasher::builder()
+        .permits(1)
+        .max_wait(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    let (a, b) = tokio::join!(
+        hasher.hash("first password".into()),
+        hasher.hash("second password".into())
+    );
+    let busy = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r, Err(PasswordError::Busy(_))))
+        .count();
+    assert_eq!(busy, 1, "{a:?} {b:?}");
+    assert!(a.is_ok() || b.is_ok());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(hasher.stats().slots_taken, 0);
+}
+
+/// A cancelled caller's job keeps its place in the count until a thread
+/// has skipped it, so the queue never holds more than permits + queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_request_keeps_counting_until_its_job_is_skipped() {
+    let hasher = PasswordHasher::builder()
+        .permits(1)
+        .queue(1)
+        .build()
+        .unwrap();
+    let running = tokio::spawn({
+        let hasher = hasher.clone();
+        async move { hasher.hash("first password".into()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let waiting = tokio::spawn({
+        let hasher = hasher.clone();
+        async move { hasher.hash("second password".into()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    waiting.abort();
+    let _ = waiting.await;
+    // The aborted caller's job is still queued behind the first hash.
+    assert_eq!(hasher.stats().slots_taken, 2);
+    assert!(matches!(hasher.slot(), Err(Busy { .. })));
+    running.await.unwrap().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while hasher.stats().slots_taken > 0 {
+        assert!(Instant::now() < deadline, "the skipped job kept its slot");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
