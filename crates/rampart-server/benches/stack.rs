@@ -487,17 +487,22 @@ fn login_flood(client: &tokio::runtime::Runtime, secs: Duration) {
     // faulted in): a discarded second of load first.
     let _ = measure(client, &server, me, me_conns, Duration::from_secs(1));
 
+    // Rounds of /users/me without a flood, then during one; the medians
+    // are reported (this machine's single rounds are noisy). The quiet
+    // rounds come first: after a flood the server still has its audit
+    // checkpoints and WAL to catch up on.
+    let rounds = env_num("BENCH_ROUNDS", 3);
+    let quiet: Vec<Figures> = (0..rounds)
+        .map(|_| measure(client, &server, me, me_conns, secs))
+        .collect();
     reset_peak(pid);
     let flood = Flood::start(client, server.addr, login, flood_conns);
     client.block_on(async { tokio::time::sleep(secs * 2).await });
     let (alone_rate, alone_busy) = client.block_on(flood.finish());
     let mut peak = peak_mib(pid);
-    // Rounds of /users/me without, then during, a flood; the medians are
-    // reported (this machine's single rounds are noisy).
-    let (mut quiet, mut during, mut beside) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut during, mut beside) = (Vec::new(), Vec::new());
     let mut busy = alone_busy;
-    for _ in 0..env_num("BENCH_ROUNDS", 3) {
-        quiet.push(measure(client, &server, me, me_conns, secs));
+    for _ in 0..rounds {
         let flood = Flood::start(client, server.addr, login, flood_conns);
         // `measure` resets the peak: its figure covers this flood.
         let d = measure(client, &server, me, me_conns, secs);
