@@ -489,8 +489,9 @@ fn login_flood(client: &tokio::runtime::Runtime, secs: Duration) {
 
     // Rounds of /users/me without a flood, then during one; the medians
     // are reported (this machine's single rounds are noisy). The quiet
-    // rounds come first: after a flood the server still has its audit
-    // checkpoints and WAL to catch up on.
+    // rounds come first: quiet rounds taken between floods were measured
+    // slower than the floods' own rounds, so something after a flood
+    // (not found: the audit checkpoints or the WAL, perhaps) lingers.
     let rounds = env_num("BENCH_ROUNDS", 3);
     let quiet: Vec<Figures> = (0..rounds)
         .map(|_| measure(client, &server, me, me_conns, secs))
