@@ -188,15 +188,20 @@ fn reset_peak(pid: u32) {
     let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
 }
 
-/// Peak RSS of `pid` since the last reset, in MiB.
-fn peak_mib(pid: u32) -> f64 {
+/// The `field` (a kB figure) of `/proc/PID/status`, in MiB.
+fn status_mib(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let kib: f64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0.0);
     kib / 1024.0
+}
+
+/// Peak RSS of `pid` since the last reset, in MiB.
+fn peak_mib(pid: u32) -> f64 {
+    status_mib(pid, "VmHWM")
 }
 
 /// The bodies bare axum serves, copied from Rampart's answers.
@@ -389,13 +394,7 @@ async fn prepare(addr: SocketAddr) -> Vec<Kind> {
 
 /// Resident memory of `pid` now, in MiB.
 fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
+    status_mib(pid, "VmRSS")
 }
 
 /// Logins sent back to back on several connections until stopped.

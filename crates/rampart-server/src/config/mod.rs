@@ -358,8 +358,13 @@ impl LimitSettings {
         // One hash per core keeps every core busy in a flood without a
         // hash waiting on another for CPU; the threads run at a lower
         // priority, so requests still get the CPU first.
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let hash_permits = parse_num(src, "RAMPART_HASH_PERMITS", cores, 1, 256)?;
+        let hash_permits = parse_num(
+            src,
+            "RAMPART_HASH_PERMITS",
+            rampart::password::default_permits(),
+            1,
+            256,
+        )?;
         Ok(Self {
             redis_url,
             rate_limit_per_min: parse_num(src, "RAMPART_RATE_LIMIT_PER_MIN", 100, 1, 1_000_000)?,

@@ -286,8 +286,10 @@ impl std::fmt::Debug for PasswordHasher {
     }
 }
 
-/// The cores this process may run on (at least 1).
-fn available_cores() -> usize {
+/// The default permit count: the cores this process may run on (at least
+/// 1). argon2 with one lane uses one core, so fewer permits leave cores
+/// idle in a flood and more only add memory.
+pub fn default_permits() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
@@ -310,7 +312,7 @@ impl PasswordHasher {
             memory_kib: OWASP_MEMORY_KIB,
             iterations: OWASP_ITERATIONS,
             parallelism: OWASP_PARALLELISM,
-            permits: available_cores(),
+            permits: default_permits(),
             queue: None,
             on_wait: None,
             idle_priority: true,
@@ -480,7 +482,7 @@ impl PasswordHasher {
     }
 
     /// The computation `stored` asks for, when this hasher may run it.
-    fn stored_job(&self, stored: &str) -> Option<StoredHash> {
+    fn stored_hash(&self, stored: &str) -> Option<StoredHash> {
         let hash = PasswordHash::new(stored).ok()?;
         let algorithm = Algorithm::try_from(hash.algorithm).ok()?;
         let version = hash
@@ -570,7 +572,7 @@ impl Slot {
     /// whether the password is right is unknown).
     pub async fn verify(&self, password: SecretString, stored: Option<&str>) -> Result<bool, Busy> {
         let hasher = &self.0.0;
-        let Some(stored) = stored.and_then(|s| hasher.stored_job(s)) else {
+        let Some(stored) = stored.and_then(|s| hasher.stored_hash(s)) else {
             return match hasher.fresh(&self.0, password).await {
                 Err(PasswordError::Busy(busy)) => Err(busy),
                 _ => Ok(false),
